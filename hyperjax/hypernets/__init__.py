@@ -1,0 +1,11 @@
+"""Hypernetwork families: pure ``apply(params, cond) -> weight pytree`` of a target."""
+
+from hyperjax.hypernets.chunked import PHN_RESNET18_PRESETS, ChunkedHypernet, default_num_chunks
+from hyperjax.hypernets.conditioning import Conditioner, split_condition
+from hyperjax.hypernets.init import INITS, init_hypernet, target_variances
+from hyperjax.hypernets.mlp import MLPHypernet
+
+__all__ = [
+    "ChunkedHypernet", "Conditioner", "INITS", "MLPHypernet", "PHN_RESNET18_PRESETS",
+    "default_num_chunks", "init_hypernet", "split_condition", "target_variances",
+]

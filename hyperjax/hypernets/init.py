@@ -1,0 +1,99 @@
+"""Initialisation of hypernetworks: the plain default and hyperfan-in / hyperfan-out.
+
+Reference:
+  Chang, Flokas, Lipson. "Principled Weight Initialization for Hypernetworks",
+  ICLR 2020. With ``c`` the input of the hypernetwork's last layer (``d_k`` dims) and
+  a target layer of fan-in ``d_j`` and fan-out ``d_i``:
+
+  * hyperfan-in: ``Var(W) = 1 / d_j`` (halved when the layer also has a generated
+    bias), generated bias ``Var(b) = 1/2``;
+  * hyperfan-out: ``Var(W) = 1 / d_i``, generated bias
+    ``Var(b) = max(0, 1 - d_j / d_i)``;
+
+  times a gain ``scale`` (2 for ReLU targets: He; 1: LeCun / Glorot-style). The
+  hypernetwork's head weights then get ``Var(H) = Var(W) / (d_k E[c^2])``. We measure
+  ``E[c^2]`` (the second moment, which is what the product ``H c`` needs) on sample
+  conditions at initialisation instead of assuming a distribution for them.
+
+  Biases of modules without a kernel (normalisation shifts) and ``scale`` leaves are
+  generated with zero variance, i.e. exactly the plain target's init (0 and 1).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import linen as nn
+
+from hyperjax.spec import WeightSpec
+
+INITS = ("default", "hyperfan_in", "hyperfan_out")
+
+
+def target_variances(spec: WeightSpec, mode: str, scale: float = 1.0) -> list[float]:
+  """The variance hyperfan-``mode`` gives each generated leaf.
+
+  Args:
+    spec: the target's weight spec.
+    mode: ``'fan_in'`` or ``'fan_out'``.
+    scale: gain (2.0 = He for ReLU targets).
+
+  Returns:
+    One variance per leaf, in spec order.
+  """
+  if mode not in ("fan_in", "fan_out"):
+    raise ValueError(f"mode must be 'fan_in' or 'fan_out', got {mode!r}.")
+  kernels = {l.module_path: l for l in spec.leaves if l.kind == "kernel"}
+  has_bias = {l.module_path for l in spec.leaves if l.kind == "bias"}
+  variances = []
+  for leaf in spec.leaves:
+    kernel = kernels.get(leaf.module_path)
+    if leaf.kind in ("kernel", "embedding", "other"):
+      if mode == "fan_in":
+        halve = leaf.kind == "kernel" and leaf.module_path in has_bias
+        var = scale / (leaf.fan_in * (2 if halve else 1))
+      else:
+        var = scale / leaf.fan_out
+    elif leaf.kind == "bias" and kernel is not None:
+      var = scale / 2 if mode == "fan_in" else scale * max(0.0, 1 - kernel.fan_in / kernel.fan_out)
+    else:  # scale leaves and normalisation shifts: the plain init, exactly.
+      var = 0.0
+    variances.append(var)
+  return variances
+
+
+def init_hypernet(module: nn.Module, rng: jax.Array, sample_conds: Any, init: str = "default",
+                  scale: float = 1.0) -> tuple[nn.Module, Any]:
+  """Initialises a hypernetwork family module (MLP or chunked).
+
+  Args:
+    module: an :class:`MLPHypernet` or :class:`ChunkedHypernet` (or any module with
+      ``features`` and ``hyperfan_attributes``).
+    rng: PRNG key.
+    sample_conds: a batch of conditions ``[n, ...]`` (pytree with a leading axis), e.g.
+      rays drawn from the training distribution; the first one shapes the params,
+      all of them estimate ``E[c^2]`` for hyperfan init.
+    init: ``'default'``, ``'hyperfan_in'`` or ``'hyperfan_out'``.
+    scale: hyperfan gain (2.0 for ReLU targets).
+
+  Returns:
+    ``(module, variables)``: the module to apply (hyperfan init may set attributes
+    such as fixed output scales) and its variables ``{'params': ...}``.
+  """
+  if init not in INITS:
+    raise ValueError(f"Unknown hypernetwork init {init!r}; choose one of {', '.join(INITS)}.")
+  first = jax.tree.map(lambda x: x[0], sample_conds)
+  variables = module.init(rng, first)
+  if init == "default":
+    return module, variables
+  features = jax.vmap(lambda c: module.apply(variables, c, method="features"))(sample_conds)
+  second_moment = float(jnp.mean(jnp.square(features)))
+  if not second_moment > 0:
+    raise ValueError("The hypernetwork's last hidden layer is all zeros on the sample "
+                     "conditions; hyperfan init needs non-degenerate conditions.")
+  variances = target_variances(module.spec, "fan_" + init.removeprefix("hyperfan_"), scale)
+  rescaled = module.clone(**module.hyperfan_attributes(variances, second_moment))
+  # Same rng and names: every parameter but the rescaled output layer is identical.
+  return rescaled, rescaled.init(rng, first)
