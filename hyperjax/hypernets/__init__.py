@@ -2,10 +2,11 @@
 
 from hyperjax.hypernets.chunked import PHN_RESNET18_PRESETS, ChunkedHypernet, default_num_chunks
 from hyperjax.hypernets.conditioning import Conditioner, split_condition
+from hyperjax.hypernets.factory import FAMILIES, make_hypernet
 from hyperjax.hypernets.init import INITS, init_hypernet, target_variances
 from hyperjax.hypernets.mlp import MLPHypernet
 
 __all__ = [
-    "ChunkedHypernet", "Conditioner", "INITS", "MLPHypernet", "PHN_RESNET18_PRESETS",
-    "default_num_chunks", "init_hypernet", "split_condition", "target_variances",
+    "ChunkedHypernet", "Conditioner", "FAMILIES", "INITS", "MLPHypernet", "PHN_RESNET18_PRESETS",
+    "default_num_chunks", "init_hypernet", "make_hypernet", "split_condition", "target_variances",
 ]

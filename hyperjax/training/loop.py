@@ -1,0 +1,132 @@
+"""The training loop every experiment shares: resume, progress, evaluation, checkpoints.
+
+An experiment supplies pure pieces (initial state, a compiled step, an evaluation);
+:func:`run` owns the workdir contract of DESIGN.md: ``metrics.jsonl``, TensorBoard
+events, Orbax checkpoints at each evaluation and on interrupt (Ctrl-C or SIGTERM),
+exact resume from the latest checkpoint, and the final ``results.json``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import signal
+import time
+from typing import Any, Callable, Mapping, Sequence
+
+import jax
+import ml_collections
+import numpy as np
+from absl import logging
+from tqdm import tqdm
+
+from hyperjax.training import checkpoint as ckpt_lib
+from hyperjax.training import metrics as metrics_lib
+from hyperjax.training.workdir import prepare_workdir
+
+
+@dataclasses.dataclass
+class Experiment:
+  """What :func:`run` needs from an experiment.
+
+  Attributes:
+    init_state: ``() -> state`` (a pytree holding everything that changes in training).
+    train_step: ``(state, step) -> (state, scalars)``; must be deterministic in
+      ``(state, step)`` so that resumed runs replay exactly.
+    evaluate: ``(state, step) -> scalars/arrays`` logged as kind ``'eval'``.
+    summarize: ``(state, evaluations) -> results`` for ``results.json`` (``evaluations``
+      is the list of all evaluation records, resumed runs included).
+    num_steps: total training steps.
+    eval_every: evaluate (and checkpoint) every this many steps, and at the end.
+    log_every: log training scalars every this many steps.
+  """
+
+  init_state: Callable[[], Any]
+  train_step: Callable[[Any, int], tuple[Any, Mapping[str, Any]]]
+  evaluate: Callable[[Any, int], Mapping[str, Any]]
+  summarize: Callable[[Any, list[dict]], Mapping[str, Any]]
+  num_steps: int
+  eval_every: int
+  log_every: int = 50
+
+
+class _Interrupted(Exception):
+  pass
+
+
+def _read_evaluations(path: str) -> list[dict]:
+  import json  # pylint: disable=g-import-not-at-top
+  try:
+    with open(path) as f:
+      return [r for r in map(json.loads, filter(str.strip, f)) if r.get("kind") == "eval"]
+  except FileNotFoundError:
+    return []
+
+
+def run(experiment: Experiment, workdir: str, config: ml_collections.ConfigDict,
+        structural_keys: Sequence[str], is_main_process: bool = True) -> dict:
+  """Trains, evaluates, checkpoints and writes results; resumes if ``workdir`` has a run.
+
+  Call it once everything that can fail on a bad config or missing data has been
+  built: the workdir is claimed here (see :func:`prepare_workdir`), not before.
+  """
+  start = time.time()
+  prepare_workdir(workdir, config, structural_keys)
+  checkpointer = ckpt_lib.Checkpointer(workdir)
+  state = experiment.init_state()
+  step = 0
+  latest = checkpointer.latest_step()
+  if latest is not None:
+    state = checkpointer.restore(state, latest)
+    step = latest
+    print(f"Resuming from the checkpoint at step {step} in {workdir}.")
+  writer = metrics_lib.MetricsWriter(workdir, resume_step=latest, enabled=is_main_process)
+
+  def on_sigterm(signum, frame):
+    del signum, frame
+    raise _Interrupted()
+
+  previous_handler = signal.signal(signal.SIGTERM, on_sigterm)
+  progress = tqdm(total=experiment.num_steps, initial=step, dynamic_ncols=True,
+                  disable=not is_main_process, desc="train", mininterval=1.0)
+  running: dict[str, list[float]] = {}
+  try:
+    while step < experiment.num_steps:
+      state, scalars = experiment.train_step(state, step)
+      step += 1
+      for key, value in scalars.items():
+        running.setdefault(key, []).append(value)
+      if step % experiment.log_every == 0 or step == experiment.num_steps:
+        means = {k: float(np.mean(jax.device_get(v))) for k, v in running.items()}
+        if not all(np.isfinite(list(means.values()))):
+          raise FloatingPointError(f"Non-finite training scalars at step {step}: {means}. Lower "
+                                   "the learning rate; the last checkpoint is intact.")
+        writer.write(step, "train", means)
+        progress.set_postfix({k: f"{v:.4f}" for k, v in means.items()})
+        running = {}
+      progress.update(1)
+      if step % experiment.eval_every == 0 or step == experiment.num_steps:
+        evaluation = experiment.evaluate(state, step)
+        writer.write(step, "eval", evaluation)
+        progress.write(f"step {step}: " + ", ".join(
+            f"{k}={float(v):.4f}" for k, v in evaluation.items() if np.ndim(v) == 0))
+        checkpointer.save(step, state)
+  except (KeyboardInterrupt, _Interrupted):
+    progress.close()
+    checkpointer.save(step, state)
+    checkpointer.close()
+    writer.close()
+    print(f"Interrupted at step {step}; checkpoint saved. Rerun the same command to resume.")
+    raise
+  finally:
+    signal.signal(signal.SIGTERM, previous_handler)
+    progress.close()
+  checkpointer.close()
+  writer.close()
+  results = dict(experiment.summarize(state, _read_evaluations(writer.path)))
+  results["wall_time_s"] = time.time() - start
+  results["num_steps"] = experiment.num_steps
+  if is_main_process:
+    import os  # pylint: disable=g-import-not-at-top
+    metrics_lib.write_json(os.path.join(workdir, "results.json"), results)
+  logging.info("Finished %d steps in %.1f s.", step, results["wall_time_s"])
+  return results
