@@ -17,6 +17,7 @@ import jax.numpy as jnp
 from flax import linen as nn
 
 from hyperjax.hypernets.conditioning import Conditioner
+from hyperjax.hypernets.trunk import MLPTrunk
 from hyperjax.spec import WeightSpec
 
 # PHN ResNet-18 presets: name -> (num_chunks, num_ws), with chunk_size 10,000.
@@ -82,7 +83,7 @@ class ChunkedHypernet(nn.Module):
     self.chunk_embeddings = self.param(
         "chunk_embeddings", nn.initializers.normal(self.chunk_embedding_stddev),
         (self.total_chunks, self.chunk_embedding_dim))
-    self.trunk = [nn.Dense(width) for width in self.hidden]
+    self.trunk = MLPTrunk(self.hidden, self.activation)
     self.ws = self.param("ws", nn.initializers.normal(self.w_stddev),
                          (self.num_ws, self.hidden[-1], self.chunk_size))
 
@@ -90,12 +91,7 @@ class ChunkedHypernet(nn.Module):
     """Trunk outputs for all chunks, ``[num_chunks, hidden[-1]]``."""
     e = self.condition(cond)
     e = jnp.broadcast_to(e, (self.chunk_embeddings.shape[0], e.shape[-1]))
-    h = jnp.concatenate([e, self.chunk_embeddings], axis=-1)
-    for i, layer in enumerate(self.trunk):
-      h = layer(h)
-      if i < len(self.trunk) - 1:
-        h = self.activation(h)
-    return h
+    return self.trunk(jnp.concatenate([e, self.chunk_embeddings], axis=-1))
 
   def __call__(self, cond: Any) -> Any:
     c = self.features(cond)

@@ -14,6 +14,7 @@ import jax
 from flax import linen as nn
 
 from hyperjax.hypernets.conditioning import Conditioner
+from hyperjax.hypernets.trunk import MLPTrunk
 from hyperjax.spec import WeightSpec
 
 
@@ -43,7 +44,7 @@ class MLPHypernet(nn.Module):
 
   def setup(self):
     self.condition = self.conditioner or Conditioner()
-    self.trunk = [nn.Dense(width) for width in self.hidden]
+    self.trunk = MLPTrunk(self.hidden, self.activation)
     if self.head_stddevs is not None and len(self.head_stddevs) != self.spec.num_leaves:
       raise ValueError(f"head_stddevs has {len(self.head_stddevs)} entries for "
                        f"{self.spec.num_leaves} target leaves.")
@@ -58,12 +59,7 @@ class MLPHypernet(nn.Module):
 
   def features(self, cond: Any) -> jax.Array:
     """The trunk's output ``c`` ``[hidden[-1]]``, the input of every head."""
-    h = self.condition(cond)
-    for i, layer in enumerate(self.trunk):
-      h = layer(h)
-      if i < len(self.trunk) - 1:
-        h = self.activation(h)
-    return h
+    return self.trunk(self.condition(cond))
 
   def __call__(self, cond: Any) -> Any:
     c = self.features(cond)
