@@ -11,17 +11,15 @@ Override anything from the command line, e.g. ``--config.hypernet.family=chunked
 
 import ml_collections
 
+from hyperjax.data import default_data_config
+
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
   config.experiment = "multitask"
   config.seed = 0
 
-  config.data = ml_collections.ConfigDict()
-  config.data.name = "mnist"
-  config.data.source = "auto"
-  config.data.idx_dir = ml_collections.FieldReference(None, field_type=str)
-  config.data.allow_embedded = False
+  config.data = default_data_config("mnist")
 
   config.tasks = ml_collections.ConfigDict()
   config.tasks.kind = "split"

@@ -81,7 +81,7 @@ def test_load_dataset_sources(shared_data):
 
 def test_auto_without_local_copy_refuses_unless_quick(monkeypatch):
   monkeypatch.setattr(idx, "find_idx_folder", lambda name: None)
-  with pytest.raises(idx.DataError, match="No IDX copy of mnist"):
+  with pytest.raises(idx.DataError, match="No copy of mnist found"):
     data_lib.load_dataset("mnist", "auto", allow_embedded=False)
   assert data_lib.load_dataset("mnist", "auto", allow_embedded=True).source == "embedded"
 

@@ -41,7 +41,7 @@ def test_training_learns_and_writes_outputs(full_run):
   workdir, results = full_run
   train = [r for r in read_metrics(workdir) if r["kind"] == "train"]
   assert train[-1]["loss"] < 0.6 * train[0]["loss"]
-  assert results["test_accuracy"] > 0.85  # chance is 0.5 per task
+  assert results["test_accuracy"] > 0.75  # chance is 0.5 per task; 60 steps
   assert len(results["test_accuracies"]) == 5
   assert results["data_source"] == "embedded"
   assert results["num_params"]["target"] == 784 * 100 + 100 + 100 * 100 + 100 + 100 * 2 + 2

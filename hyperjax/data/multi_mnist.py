@@ -102,10 +102,15 @@ def compose(first: tuple[np.ndarray, np.ndarray], second: tuple[np.ndarray, np.n
   return {"images": canvas, "labels": labels, "index": np.stack([i, j], 1), "shift": shift}
 
 
+def source_kind(source: str) -> str:
+  """``'idx:/path+tfds'`` -> ``'idx+tfds'``: the kind of each item source, without paths."""
+  return "+".join(sorted({part.split(":")[0] for part in source.split("+")}))
+
+
 def cache_key(variant: str, seed: int, num_train: int, num_test: int, source: str) -> str:
   """A short digest of everything that determines the generated arrays."""
   recipe = {"variant": variant, "seed": seed, "num_train": num_train, "num_test": num_test,
-            "source": "embedded" if source == "embedded" else "idx", "version": RECIPE_VERSION,
+            "source": source_kind(source), "version": RECIPE_VERSION,
             "canvas": CANVAS, "offsets": OFFSETS, "max_shift": MAX_SHIFT}
   return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
 

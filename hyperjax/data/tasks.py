@@ -13,6 +13,7 @@ import dataclasses
 import numpy as np
 
 TASK_SPLITS = ("split", "permuted")
+NUM_CLASSES = {"mnist": 10, "fashion_mnist": 10, "cifar10": 10, "cifar100": 100}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,3 +67,15 @@ def permuted_tasks(train, test, num_tasks: int, seed: int, num_classes: int = 10
   groups = tuple(tuple(range(num_classes)) for _ in range(num_tasks))
   return TaskSet("permuted", groups, num_classes, tuple(permute(train, p) for p in perms),
                  tuple(permute(test, p) for p in perms))
+
+
+def build_tasks(kind: str, train, test, *, dataset: str, classes_per_task: int = 2,
+                num_tasks: int = 10, seed: int = 0) -> TaskSet:
+  """Split MNIST / split CIFAR-10 (``classes_per_task=2``) / split CIFAR-100 (10), or
+  permuted tasks, from a dataset's train and test arrays."""
+  num_classes = NUM_CLASSES[dataset]
+  if kind == "split":
+    return split_tasks(train, test, classes_per_task, num_classes)
+  if kind == "permuted":
+    return permuted_tasks(train, test, num_tasks, seed, num_classes)
+  raise ValueError(f"Unknown tasks.kind {kind!r}; choose one of {', '.join(TASK_SPLITS)}.")

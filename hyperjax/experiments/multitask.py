@@ -35,16 +35,13 @@ STRUCTURAL_KEYS = ("data.name", "tasks", "target", "hypernet", "seed")
 
 def load_tasks(config: ml_collections.ConfigDict) -> tuple[tasks_lib.TaskSet, str]:
   """The task set of the config and the data source used."""
-  dataset = data_lib.load_dataset(config.data.name, config.data.source, config.data.idx_dir,
-                                  config.data.allow_embedded)
-  kind = config.tasks.kind
-  if kind == "split":
-    taskset = tasks_lib.split_tasks(dataset.train, dataset.test, config.tasks.classes_per_task)
-  elif kind == "permuted":
-    taskset = tasks_lib.permuted_tasks(dataset.train, dataset.test, config.tasks.num_tasks,
-                                       config.seed)
-  else:
-    raise ValueError(f"Unknown tasks.kind {kind!r}; choose one of {tasks_lib.TASK_SPLITS}.")
+  data = config.data
+  dataset = data_lib.load_dataset(data.name, data.source, data.idx_dir, data.allow_embedded,
+                                  tfds_data_dir=data.tfds_data_dir,
+                                  tfds_download=data.tfds_download)
+  taskset = tasks_lib.build_tasks(config.tasks.kind, dataset.train, dataset.test,
+                                  dataset=data.name, classes_per_task=config.tasks.classes_per_task,
+                                  num_tasks=config.tasks.num_tasks, seed=config.seed)
   return taskset, dataset.source
 
 
@@ -112,13 +109,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     accuracies = []
     for task, (x, y) in enumerate(taskset.test):
       correct = 0
-      for start in range(0, len(x), config.eval_batch_size):
-        xb, yb = x[start:start + config.eval_batch_size], y[start:start + config.eval_batch_size]
-        pad = config.eval_batch_size - len(xb)
-        mask = np.concatenate([np.ones(len(xb)), np.zeros(pad)]).astype(np.float32)
-        xb = np.concatenate([xb, np.zeros((pad, *xb.shape[1:]), xb.dtype)])
-        yb = np.concatenate([yb, np.zeros(pad, yb.dtype)])
-        correct += int(correct_count(state["params"], jnp.asarray(task), xb, yb, mask))
+      for sel, mask in pipeline.padded_batches(len(x), config.eval_batch_size):
+        correct += int(correct_count(state["params"], jnp.asarray(task), x[sel], y[sel], mask))
       accuracies.append(correct / len(x))
     return {"test_accuracy": float(np.mean(accuracies)), "test_accuracies": accuracies}
 
