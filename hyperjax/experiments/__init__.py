@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import importlib
 
-EXPERIMENTS = {"multitask": "hyperjax.experiments.multitask"}
+EXPERIMENTS = {
+    "multitask": "hyperjax.experiments.multitask",
+    "pareto": "hyperjax.experiments.pareto",
+}
 
 
 def get_experiment(name: str):

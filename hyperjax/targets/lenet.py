@@ -12,6 +12,8 @@ from __future__ import annotations
 from flax import linen as nn
 import jax
 
+from hyperjax.targets.conv import Conv2D, max_pool2
+
 
 class MultiTaskLeNet(nn.Module):
   """conv 9x9 (10) -> pool -> conv 5x5 (20) -> pool -> dense 50 -> one head per task.
@@ -24,18 +26,21 @@ class MultiTaskLeNet(nn.Module):
     num_classes: classes per task.
     relu_after_fc: ParetoMTL's variant puts a ReLU after the 50-unit layer; PHN's
       does not.
+    conv_impl: ``'xla'`` or ``'patches'`` (same parameters and values; see
+      :mod:`hyperjax.targets.conv`).
   """
 
   num_tasks: int = 2
   num_classes: int = 10
   relu_after_fc: bool = False
+  conv_impl: str = "xla"
 
   @nn.compact
   def __call__(self, x: jax.Array) -> tuple[jax.Array, ...]:
-    x = nn.Conv(10, (9, 9), padding="VALID")(x)
-    x = nn.max_pool(nn.relu(x), (2, 2), strides=(2, 2))
-    x = nn.Conv(20, (5, 5), padding="VALID")(x)
-    x = nn.max_pool(nn.relu(x), (2, 2), strides=(2, 2))
+    x = Conv2D(10, 9, self.conv_impl, name="Conv_0")(x)
+    x = max_pool2(nn.relu(x), self.conv_impl)
+    x = Conv2D(20, 5, self.conv_impl, name="Conv_1")(x)
+    x = max_pool2(nn.relu(x), self.conv_impl)
     x = x.reshape(x.shape[0], -1)
     x = nn.Dense(50)(x)
     if self.relu_after_fc:
@@ -44,11 +49,14 @@ class MultiTaskLeNet(nn.Module):
                  for t in range(self.num_tasks))
 
 
-def phn_lenet(num_tasks: int = 2, num_classes: int = 10) -> MultiTaskLeNet:
+def phn_lenet(num_tasks: int = 2, num_classes: int = 10, conv_impl: str = "xla") -> MultiTaskLeNet:
   """PHN's LeNet (no ReLU after the 50-unit layer): 31,910 parameters for 2 tasks."""
-  return MultiTaskLeNet(num_tasks=num_tasks, num_classes=num_classes, relu_after_fc=False)
+  return MultiTaskLeNet(num_tasks=num_tasks, num_classes=num_classes, relu_after_fc=False,
+                        conv_impl=conv_impl)
 
 
-def paretomtl_lenet(num_tasks: int = 2, num_classes: int = 10) -> MultiTaskLeNet:
+def paretomtl_lenet(num_tasks: int = 2, num_classes: int = 10, conv_impl: str = "xla"
+                    ) -> MultiTaskLeNet:
   """ParetoMTL's baseline LeNet (ReLU after the 50-unit layer)."""
-  return MultiTaskLeNet(num_tasks=num_tasks, num_classes=num_classes, relu_after_fc=True)
+  return MultiTaskLeNet(num_tasks=num_tasks, num_classes=num_classes, relu_after_fc=True,
+                        conv_impl=conv_impl)

@@ -16,10 +16,10 @@ import orbax.checkpoint as ocp
 
 
 class Checkpointer:
-  """Saves and restores train states under ``workdir/checkpoints``."""
+  """Saves and restores train states under ``workdir/<subdir>`` (default ``checkpoints``)."""
 
-  def __init__(self, workdir: str, max_to_keep: int = 3):
-    self.directory = os.path.abspath(os.path.join(workdir, "checkpoints"))
+  def __init__(self, workdir: str, max_to_keep: int = 3, subdir: str = "checkpoints"):
+    self.directory = os.path.abspath(os.path.join(workdir, subdir))
     self._manager = ocp.CheckpointManager(
         self.directory, options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True))
 

@@ -38,6 +38,8 @@ class Experiment:
     num_steps: total training steps.
     eval_every: evaluate (and checkpoint) every this many steps, and at the end.
     log_every: log training scalars every this many steps.
+    best_key: an evaluation scalar to maximise (model selection); the state with the
+      best value is also kept under ``workdir/best``.
   """
 
   init_state: Callable[[], Any]
@@ -47,6 +49,7 @@ class Experiment:
   num_steps: int
   eval_every: int
   log_every: int = 50
+  best_key: str | None = None
 
 
 class _Interrupted(Exception):
@@ -80,6 +83,11 @@ def run(experiment: Experiment, workdir: str, config: ml_collections.ConfigDict,
     step = latest
     print(f"Resuming from the checkpoint at step {step} in {workdir}.")
   writer = metrics_lib.MetricsWriter(workdir, resume_step=latest, enabled=is_main_process)
+  best_checkpointer, best_value = None, -float("inf")
+  if experiment.best_key:
+    best_checkpointer = ckpt_lib.Checkpointer(workdir, max_to_keep=1, subdir="best")
+    previous = [e[experiment.best_key] for e in _read_evaluations(writer.path)]
+    best_value = max(previous, default=-float("inf"))
 
   def on_sigterm(signum, frame):
     del signum, frame
@@ -107,6 +115,9 @@ def run(experiment: Experiment, workdir: str, config: ml_collections.ConfigDict,
       if step % experiment.eval_every == 0 or step == experiment.num_steps:
         evaluation = experiment.evaluate(state, step)
         writer.write(step, "eval", evaluation)
+        if best_checkpointer is not None and evaluation[experiment.best_key] > best_value:
+          best_value = float(evaluation[experiment.best_key])
+          best_checkpointer.save(step, state)
         progress.write(f"step {step}: " + ", ".join(
             f"{k}={float(v):.4f}" for k, v in evaluation.items() if np.ndim(v) == 0))
         checkpointer.save(step, state)
@@ -114,6 +125,8 @@ def run(experiment: Experiment, workdir: str, config: ml_collections.ConfigDict,
     progress.close()
     checkpointer.save(step, state)
     checkpointer.close()
+    if best_checkpointer is not None:
+      best_checkpointer.close()
     writer.close()
     print(f"Interrupted at step {step}; checkpoint saved. Rerun the same command to resume.")
     raise
@@ -121,6 +134,8 @@ def run(experiment: Experiment, workdir: str, config: ml_collections.ConfigDict,
     signal.signal(signal.SIGTERM, previous_handler)
     progress.close()
   checkpointer.close()
+  if best_checkpointer is not None:
+    best_checkpointer.close()
   writer.close()
   results = dict(experiment.summarize(state, _read_evaluations(writer.path)))
   results["wall_time_s"] = time.time() - start

@@ -1,0 +1,232 @@
+"""Multi-objective update rules as pure, jit-safe functions.
+
+Every solver returns per-objective weights ``w [m]`` (treated as constants) so that the
+update follows the gradient of ``sum_i w_i l_i``. Inputs are the per-objective losses
+``l [m]``, the Gram matrix of the per-objective gradients ``C = G G^T [m, m]`` (only
+needed by EPO and CPMTL) and the preference ray ``r [m]``.
+
+References:
+  Navon, Shamsian, Chechik, Fetaya. "Learning the Pareto Front with Hypernetworks",
+  ICLR 2021 (PHN-LS, PHN-EPO).
+  Mahapatra & Rajan. "Multi-Task Learning with User Preferences: Gradient Descent with
+  Controlled Ascent in Pareto Optimization", ICML 2020 (EPO search; its LPs are solved
+  here exactly inside the compiled step instead of with cvxpy + GLPK on the host).
+  Lin, Yang, Zhang, Kwong. "Controllable Pareto Multi-Task Learning", 2020, and Lin,
+  Zhen, Li, Zhang, Kwong. "Pareto Multi-Task Learning", NeurIPS 2019 (decomposition with
+  preference regions; weighted Chebyshev scalarisation).
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+SOLVERS = ("ls", "epo", "chebyshev", "cpmtl")
+NEEDS_GRAM = {"ls": False, "epo": True, "chebyshev": False, "cpmtl": True}
+
+
+# ---- small exact LPs over the simplex ------------------------------------------------------
+
+
+class LPResult(NamedTuple):
+  alpha: jax.Array  # [m]
+  feasible: jax.Array  # bool
+
+
+def _normalise_rows(A: jax.Array, b: jax.Array, rel: float = 1e-5
+                    ) -> tuple[jax.Array, jax.Array]:
+  """Scales each row of ``A a >= b`` to unit norm, so one tolerance fits all rows.
+
+  Rows far smaller than the largest (``< rel`` of it) are floating-point noise (e.g.
+  ``C a`` when the losses lie exactly on the ray, where ``a = 0`` in exact arithmetic):
+  they become ``0 >= b`` (with ``b`` in the problem's scale), so noise never becomes a
+  constraint.
+  """
+  norms = jnp.linalg.norm(A, axis=-1)
+  scale = jnp.maximum(jnp.max(norms), 1e-30)
+  small = norms < rel * scale
+  safe = jnp.where(small, 1.0, norms)
+  return (jnp.where(small[:, None], 0.0, A / safe[:, None]),
+          jnp.where(small, b / scale, b / safe))
+
+
+def simplex_lp_two(c: jax.Array, A: jax.Array, b: jax.Array, tol: float = 1e-6) -> LPResult:
+  """Closed form of ``max c.a  s.t.  a >= 0, sum a = 1, A a >= b`` for 2 variables.
+
+  With ``a = (t, 1 - t)`` every constraint is ``k t >= h``: the feasible set is an
+  interval of ``t`` and the linear objective is maximised at one of its ends. Rows with
+  ``b = -inf`` are vacuous.
+  """
+  A, b = _normalise_rows(A, b)
+  k = A[:, 0] - A[:, 1]
+  h = b - A[:, 1]
+  active = jnp.isfinite(b)
+  pos, neg = active & (k > tol), active & (k < -tol)
+  flat = active & ~pos & ~neg
+  lo = jnp.max(jnp.where(pos, h / jnp.where(pos, k, 1.0), 0.0), initial=0.0)
+  hi = jnp.min(jnp.where(neg, h / jnp.where(neg, k, 1.0), 1.0), initial=1.0)
+  feasible = (lo <= hi + tol) & jnp.all(jnp.where(flat, h <= tol, True))
+  t = jnp.where(c[0] - c[1] > 0, hi, lo)
+  t = jnp.clip(t, 0.0, 1.0)
+  return LPResult(jnp.stack([t, 1.0 - t]), feasible)
+
+
+def simplex_lp(c: jax.Array, A: jax.Array, b: jax.Array, tol: float = 1e-5) -> LPResult:
+  """Exact ``max c.a  s.t.  a >= 0, sum a = 1, A a >= b`` by enumerating vertices.
+
+  A vertex of the feasible polytope has ``m - 1`` active inequalities (plus the
+  equality); all such systems are solved at once and the best feasible one is
+  returned. Exact for the small ``m`` of multi-objective learning (the number of
+  systems is ``C(m + k, m - 1)`` for ``k`` rows of ``A``). Rows with ``b = -inf`` are
+  vacuous.
+  """
+  m = c.shape[0]
+  if m == 2:
+    return simplex_lp_two(c, A, b)
+  A, b = _normalise_rows(A, b)
+  G = jnp.concatenate([jnp.eye(m, dtype=A.dtype), A], 0)
+  h = jnp.concatenate([jnp.zeros(m, A.dtype), b], 0)
+  combos = np.asarray(list(itertools.combinations(range(G.shape[0]), m - 1)), np.int32)
+  lhs = jnp.concatenate([G[combos], jnp.ones((len(combos), 1, m), A.dtype)], 1)
+  rhs = jnp.concatenate([h[combos], jnp.ones((len(combos), 1), A.dtype)], 1)
+  usable = jnp.all(jnp.isfinite(h[combos]), axis=1) & (jnp.abs(jnp.linalg.det(lhs)) > 1e-9)
+  safe_lhs = jnp.where(usable[:, None, None], lhs, jnp.eye(m, dtype=A.dtype)[None])
+  alphas = jnp.linalg.solve(safe_lhs, jnp.where(usable[:, None], rhs, 0.0)[..., None])[..., 0]
+  slack = alphas @ G.T - h  # [combos, rows]; -inf rows give +inf slack
+  feasible = usable & jnp.all(slack >= -tol, axis=1) & jnp.all(jnp.isfinite(alphas), axis=1)
+  value = jnp.where(feasible, alphas @ c, -jnp.inf)
+  best = jnp.argmax(value)
+  alpha = jnp.clip(alphas[best], 0.0, None)
+  return LPResult(alpha / jnp.sum(alpha), jnp.any(feasible))
+
+
+# ---- solvers ------------------------------------------------------------------------------
+
+
+def linear_scalarization(losses: jax.Array, gram: jax.Array | None, ray: jax.Array) -> jax.Array:
+  """PHN-LS: ``sum_i r_i l_i``."""
+  del losses, gram
+  return ray
+
+
+def chebyshev(losses: jax.Array, gram: jax.Array | None, ray: jax.Array,
+              ideal: jax.Array | float = 0.0) -> jax.Array:
+  """Weighted Chebyshev ``max_i r_i (l_i - z_i)``: its (sub)gradient weights ``r_k e_k``."""
+  del gram
+  k = jnp.argmax(ray * (losses - ideal))
+  return ray * jax.nn.one_hot(k, losses.shape[0], dtype=losses.dtype)
+
+
+def epo_adjustments(losses: jax.Array, ray: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+  """``(rl, mu, a)``: ``rl = r*l``, non-uniformity ``mu = KL(lhat || 1/m)``, and the
+  ascent direction ``a = r * (log(m lhat) - mu)`` of EPO."""
+  m = losses.shape[0]
+  rl = ray * losses
+  lhat = rl / jnp.sum(rl)
+  eps = jnp.finfo(lhat.dtype).eps
+  log_term = jnp.log(jnp.maximum(lhat * m, eps))
+  mu = jnp.sum(jnp.where(lhat > eps, lhat * log_term, 0.0))
+  return rl, mu, ray * (log_term - mu)
+
+
+def epo(losses: jax.Array, gram: jax.Array, ray: jax.Array, eps: float = 1e-4,
+        relax: bool = False) -> jax.Array:
+  """PHN-EPO weights ``m * alpha`` from EPO search's LPs (Mahapatra & Rajan 2020).
+
+  Balance mode (``mu > eps``): ``max alpha.(C a)`` over the simplex subject to
+  ``C alpha >= rhs``, where ``rhs = C a`` with entries where ``(C a) > 0`` set to -inf
+  (vacuous) and the entry at ``argmax(r*l)`` set to 0 (all zeros when no entry of
+  ``C a`` is positive). Descent mode: ``max sum(C alpha)`` subject to
+  ``alpha.(C a) >= -neg(max(C a))`` and ``C alpha >= 0`` (``relax=True`` drops the
+  first constraint). If the LP is infeasible, ``alpha = r / sum(r)``.
+  """
+  m = losses.shape[0]
+  rl, mu, a = epo_adjustments(losses, ray)
+  Ca = gram @ a
+  positive = Ca > 0
+  rhs = jnp.where(positive, -jnp.inf, Ca)
+  rhs = jnp.where(jnp.arange(m) == jnp.argmax(rl), 0.0, rhs)
+  rhs = jnp.where(jnp.any(positive), rhs, jnp.zeros_like(Ca))
+  balance = simplex_lp(Ca, gram, rhs)
+
+  descent_A = gram
+  descent_b = jnp.zeros(m, gram.dtype)
+  if not relax:
+    descent_A = jnp.concatenate([gram, Ca[None]], 0)
+    descent_b = jnp.concatenate([descent_b, jnp.minimum(jnp.max(Ca), 0.0)[None]], 0)
+  descent = simplex_lp(jnp.sum(gram, axis=0), descent_A, descent_b)
+
+  use_balance = mu > eps
+  alpha = jnp.where(use_balance, balance.alpha, descent.alpha)
+  ok = jnp.where(use_balance, balance.feasible, descent.feasible)
+  alpha = jnp.where(ok, alpha, ray / jnp.sum(ray))
+  return jax.lax.stop_gradient(alpha * m)
+
+
+def min_norm_weights(gram: jax.Array, active: jax.Array, iterations: int = 50) -> jax.Array:
+  """Frank-Wolfe for the min-norm point of the convex hull of the active vectors.
+
+  ``gram [k, k]`` holds their inner products; returns simplex weights (0 where
+  inactive). Sener & Koltun 2018's MGDA solver, with exact line search.
+  """
+  k = gram.shape[0]
+  w = jnp.where(active, 1.0, 0.0)
+  w = w / jnp.maximum(jnp.sum(w), 1.0)
+
+  def step(w, _):
+    grad = gram @ w
+    t = jnp.argmin(jnp.where(active, grad, jnp.inf))
+    e = jax.nn.one_hot(t, k, dtype=gram.dtype)
+    d = w - e
+    denom = d @ gram @ d
+    gamma = jnp.clip(jnp.where(denom > 1e-12, (d @ gram @ w) / jnp.maximum(denom, 1e-12), 0.0),
+                     0.0, 1.0)
+    return w - gamma * d, None
+
+  w, _ = jax.lax.scan(step, w, None, length=iterations)
+  return w
+
+
+def cpmtl(losses: jax.Array, gram: jax.Array, ray: jax.Array, references: jax.Array,
+          eps: float = 1e-3, iterations: int = 50) -> jax.Array:
+  """Controllable Pareto MTL's decomposition weights ``alpha(t)``.
+
+  With unit preference ``p`` and unit reference vectors ``u^j``, the preference region
+  of ``p`` is ``G_j = (u^j - p).l <= 0`` for every ``j``; the active constraints are
+  those with ``G_j >= -eps``. The update direction is the min-norm element of the
+  convex hull of the task gradients ``g_i`` and the active constraint gradients
+  ``sum_i (u^j_i - p_i) g_i``; its weights are
+  ``alpha_i = lambda_i + sum_{j active} beta_j (u^j_i - p_i)``.
+  """
+  m = losses.shape[0]
+  p = ray / jnp.linalg.norm(ray)
+  u = references / jnp.linalg.norm(references, axis=-1, keepdims=True)
+  D = u - p[None]  # [K, m]
+  # A reference equal to the preference gives no constraint (its gradient would be 0).
+  distinct = jnp.linalg.norm(D, axis=-1) > 1e-6
+  active_refs = distinct & ((D @ losses) >= -eps)
+  top = jnp.concatenate([gram, gram @ D.T], 1)
+  bottom = jnp.concatenate([D @ gram, D @ gram @ D.T], 1)
+  full = jnp.concatenate([top, bottom], 0)
+  active = jnp.concatenate([jnp.ones(m, bool), active_refs])
+  w = min_norm_weights(full, active, iterations)
+  alpha = w[:m] + w[m:] @ D
+  return jax.lax.stop_gradient(alpha)
+
+
+def solver_weights(name: str, losses: jax.Array, gram: jax.Array | None, ray: jax.Array,
+                   **options) -> jax.Array:
+  """Dispatches to a solver by name (see :data:`SOLVERS`)."""
+  if name == "ls":
+    return linear_scalarization(losses, gram, ray)
+  if name == "chebyshev":
+    return chebyshev(losses, gram, ray, options.get("ideal", 0.0))
+  if name == "epo":
+    return epo(losses, gram, ray, options.get("eps", 1e-4), options.get("relax", False))
+  if name == "cpmtl":
+    return cpmtl(losses, gram, ray, options["references"], options.get("eps", 1e-3))
+  raise ValueError(f"Unknown solver {name!r}; choose one of {', '.join(SOLVERS)}.")

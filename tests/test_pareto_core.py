@@ -1,0 +1,195 @@
+"""Pareto core: rays, hypervolume (vs moocore), the exact LPs and EPO (vs scipy), solvers."""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import moocore
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.optimize import linprog
+
+from hyperjax.pareto import metrics, rays, solvers
+
+
+def test_evaluation_rays_follow_the_protocol():
+  r = rays.evaluation_rays(25)
+  assert r.shape == (25, 2)
+  np.testing.assert_allclose(r.sum(1), 1.0)
+  angles = np.arctan2(r[:, 1], r[:, 0])
+  np.testing.assert_allclose(angles[[0, -1]], [0.1, math.pi / 2 - 0.1], atol=1e-12)
+  np.testing.assert_allclose(np.diff(angles), (math.pi / 2 - 0.2) / 24, atol=1e-12)
+
+
+def test_simplex_lattice_for_three_objectives():
+  r = rays.evaluation_rays(num_objectives=3, divisions=5)
+  np.testing.assert_allclose(r.sum(1), 1.0)
+  assert (r > 0).all() and len(r) == 6  # interior points of the 5-division lattice
+  assert len({tuple(x) for x in np.round(r * 5).astype(int)}) == len(r)
+
+
+def test_sample_rays_on_the_simplex():
+  r = rays.sample_rays(jax.random.key(0), 1000, 0.2, 3)
+  assert r.shape == (1000, 3) and bool(jnp.all(r >= 0))
+  np.testing.assert_allclose(r.sum(1), 1.0, atol=1e-5)
+  # Dirichlet(0.2): most mass near the vertices.
+  assert float(jnp.mean(jnp.max(r, 1) > 0.8)) > 0.4
+
+
+@pytest.mark.parametrize("bad,message", [
+    ([[0.5, 0.5, 0.0]], r"shape \[n, 2\]"),
+    ([[0.7, 0.7]], "sum to 1"),
+    ([[1.2, -0.2]], "non-negative"),
+    ([[np.nan, 1.0]], "finite"),
+])
+def test_validate_rays_errors(bad, message):
+  with pytest.raises(rays.RayError, match=message):
+    rays.validate_rays(bad, 2)
+  assert rays.validate_rays([0.25, 0.75], 2).shape == (1, 2)
+
+
+@settings(max_examples=40, deadline=None)
+@given(points=st.lists(st.tuples(*[st.floats(0, 3, allow_nan=False)] * 2), min_size=1, max_size=30))
+def test_hypervolume_2d_matches_moocore(points):
+  points = np.asarray(points)
+  ref = np.array([2.0, 2.0])
+  expected = moocore.hypervolume(points, ref=ref)
+  assert metrics.hypervolume(points, ref) == pytest.approx(expected, abs=1e-9)
+
+
+@pytest.mark.parametrize("dims", [3, 4])
+def test_hypervolume_nd_matches_moocore(dims):
+  rng = np.random.default_rng(dims)
+  for _ in range(20):
+    points = rng.uniform(0, 1.2, (int(rng.integers(1, 15)), dims))
+    points[0] = points[1] if len(points) > 1 else points[0]  # a duplicate
+    ref = np.ones(dims)
+    assert metrics.hypervolume(points, ref) == pytest.approx(moocore.hypervolume(points, ref=ref),
+                                                             abs=1e-9)
+
+
+def test_hypervolume_edge_cases():
+  ref = (2.0, 2.0)
+  assert metrics.hypervolume([[1.0, 1.0]], ref) == pytest.approx(1.0)
+  assert metrics.hypervolume([[1.0, 1.0], [1.5, 1.5]], ref) == pytest.approx(1.0)  # dominated
+  assert metrics.hypervolume([[3.0, 0.5], [2.0, 1.0]], ref) == 0.0  # outside / on the box
+  assert metrics.hypervolume([[0.0, 0.0]], ref) == pytest.approx(4.0)
+
+
+def test_uniformity_is_zero_on_the_ray():
+  r = np.array([[0.25, 0.75], [0.5, 0.5]])
+  on_ray = 1.0 / r  # r * l constant
+  np.testing.assert_allclose(metrics.non_uniformity(on_ray, r), 0.0, atol=1e-12)
+  assert metrics.uniformity([[1.0, 0.1]], [[0.5, 0.5]]) > 0.1
+
+
+def _linprog_max(c, A, b):
+  fin = np.isfinite(b)
+  m = len(c)
+  res = linprog(-c, A_ub=-A[fin], b_ub=-b[fin], A_eq=np.ones((1, m)), b_eq=[1],
+                bounds=[(0, None)] * m, method="highs")
+  return res
+
+
+@pytest.mark.parametrize("m", [2, 3, 4])
+def test_simplex_lp_matches_scipy_linprog(m):
+  rng = np.random.default_rng(m)
+  solve = jax.jit(solvers.simplex_lp)
+  checked_feasible = 0
+  for trial in range(150):
+    c = rng.normal(size=m)
+    k = int(rng.integers(1, m + 2))
+    A, b = rng.normal(size=(k, m)), rng.normal(size=k) * 0.5
+    if trial % 3 == 0:
+      b[rng.integers(k)] = -np.inf
+    res = _linprog_max(c, A, b)
+    out = solve(jnp.float32(c), jnp.float32(A), jnp.float32(b))
+    assert bool(out.feasible) == (res.status == 0), trial
+    if res.status == 0:
+      checked_feasible += 1
+      assert float(out.alpha @ c) == pytest.approx(-res.fun, abs=1e-3 * (1 + abs(res.fun)))
+      assert np.all(np.asarray(A) @ np.asarray(out.alpha) >= b - 1e-3)
+  assert checked_feasible > 50
+
+
+def epo_reference(losses, gram, ray, eps=1e-4):
+  """EPO's LPs with scipy, written from Mahapatra & Rajan's description (the oracle)."""
+  m = len(losses)
+  rl = ray * losses
+  lhat = rl / rl.sum()
+  mu = np.sum(lhat * np.log(lhat * m))
+  a = ray * (np.log(lhat * m) - mu)
+  Ca = gram @ a
+  if mu > eps:
+    J = Ca > 0
+    rhs = Ca.copy()
+    if J.any():
+      rhs[J] = -np.inf
+      rhs[np.argmax(rl)] = 0
+    else:
+      rhs = np.zeros_like(Ca)
+    c, A, b = Ca, gram, rhs
+  else:
+    c = gram.sum(0)
+    A = np.vstack([gram, Ca[None]])
+    b = np.append(np.zeros(m), min(Ca.max(), 0.0))
+  res = _linprog_max(c, A, b)
+  return (res.x if res.status == 0 else ray / ray.sum()), c, res.status == 0
+
+
+@pytest.mark.parametrize("m", [2, 3])
+def test_epo_matches_scipy_reference(m):
+  rng = np.random.default_rng(10 + m)
+  epo = jax.jit(solvers.epo)
+  modes = set()
+  for trial in range(120):
+    G = rng.normal(size=(m, 6))
+    gram = G @ G.T
+    ray = rng.dirichlet(np.ones(m))
+    losses = rng.uniform(0.2, 2.0, m)
+    if trial % 4 == 0:  # exactly on the ray: descent mode
+      losses = 1.0 / ray
+    alpha_ref, c, ok = epo_reference(losses, gram, ray)
+    weights = np.asarray(epo(jnp.float32(losses), jnp.float32(gram), jnp.float32(ray)))
+    assert weights.sum() == pytest.approx(m, rel=1e-4)
+    _, mu, _ = solvers.epo_adjustments(jnp.float32(losses), jnp.float32(ray))
+    modes.add(bool(mu > 1e-4))
+    if ok:  # same optimal objective (vertices may differ on ties)
+      assert float(weights / m @ c) == pytest.approx(float(alpha_ref @ c), abs=2e-3 * (1 + abs(alpha_ref @ c)))
+    else:
+      np.testing.assert_allclose(weights / m, ray / ray.sum(), rtol=1e-5)
+  assert modes == {True, False}
+
+
+def test_linear_and_chebyshev_weights():
+  losses, ray = jnp.array([1.0, 3.0]), jnp.array([0.6, 0.4])
+  np.testing.assert_allclose(solvers.linear_scalarization(losses, None, ray), ray)
+  np.testing.assert_allclose(solvers.chebyshev(losses, None, ray), [0.0, 0.4])
+
+
+def test_min_norm_weights_two_vectors_closed_form():
+  g1, g2 = np.array([1.0, 0.0]), np.array([0.2, 1.0])
+  gram = np.array([[g1 @ g1, g1 @ g2], [g2 @ g1, g2 @ g2]])
+  w = np.asarray(solvers.min_norm_weights(jnp.float32(gram), jnp.array([True, True]), 100))
+  gamma = np.clip((g2 - g1) @ g2 / np.sum((g1 - g2) ** 2), 0, 1)
+  np.testing.assert_allclose(w, [gamma, 1 - gamma], atol=1e-4)
+
+
+def test_cpmtl_without_active_constraints_is_mgda():
+  losses = jnp.array([1.0, 1.0])
+  ray = jnp.array([0.5, 0.5])
+  refs = jnp.array([[0.5, 0.5]])  # only the preference itself: no constraint can bind
+  gram = jnp.array([[1.0, 0.2], [0.2, 1.0]])
+  alpha = solvers.cpmtl(losses, gram, ray, refs)
+  np.testing.assert_allclose(alpha, [0.5, 0.5], atol=1e-4)
+  # A loss far from the preference activates a constraint that pulls towards it.
+  refs = jnp.array([[0.9, 0.1], [0.5, 0.5], [0.1, 0.9]])
+  alpha = solvers.cpmtl(jnp.array([3.0, 0.5]), gram, ray, refs)
+  assert alpha[0] > alpha[1]
+
+
+def test_unknown_solver():
+  with pytest.raises(ValueError, match="Unknown solver 'mgda'"):
+    solvers.solver_weights("mgda", jnp.ones(2), None, jnp.ones(2) / 2)

@@ -1,0 +1,163 @@
+"""The Pareto step (vs explicit per-ray gradients), the experiment end to end, inference."""
+
+import functools
+import json
+import os
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from configs import phn_multi_mnist
+from hyperjax.experiments import pareto
+from hyperjax.hypernets import MLPHypernet, init_hypernet
+from hyperjax.pareto import load_pareto_model, rays as rays_lib, solvers
+from hyperjax.pareto.step import make_train_step, task_losses
+from hyperjax.targets import make_target
+
+
+@pytest.fixture(scope="module")
+def small_problem():
+  target = make_target("phn_lenet", conv_impl="patches")
+  hnet, variables = init_hypernet(MLPHypernet(target.spec, hidden=(8, 8)), jax.random.key(0),
+                                  rays_lib.sample_rays(jax.random.key(1), 32, 0.2, 2),
+                                  "hyperfan_in", 2.0)
+  images = jax.random.uniform(jax.random.key(2), (12, 36, 36, 1))
+  labels = jax.random.randint(jax.random.key(3), (12, 2), 0, 10)
+  return target, hnet, variables, images, labels
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1, 6))
+def explicit_gradient(target, hnet, variables, ray, images, labels, solver, options):
+  """Per-task gradients by separate jax.grad calls; solver weights from their Gram matrix."""
+  def task(i):
+    return lambda v: task_losses(target, hnet.apply(v, ray), images, labels)[0][i]
+  grads = [jax.grad(task(i))(variables) for i in range(2)]
+  flat = [jnp.concatenate([g.ravel() for g in jax.tree.leaves(gr)]) for gr in grads]
+  G = jnp.stack(flat)
+  losses = task_losses(target, hnet.apply(variables, ray), images, labels)[0]
+  w = solvers.solver_weights(solver, losses, G @ G.T, ray, **options)
+  return jax.tree.map(lambda a, b: w[0] * a + w[1] * b, *grads)
+
+
+@pytest.mark.parametrize("solver,batching", [
+    ("ls", "whole"), ("ls", "split"), ("epo", "whole"), ("epo", "split"),
+    ("chebyshev", "whole"), ("cpmtl", "whole")])
+def test_step_equals_mean_of_explicit_per_ray_gradients(small_problem, solver, batching):
+  target, hnet, variables, images, labels = small_problem
+  options = {"references": jnp.asarray(rays_lib.evaluation_rays(5), jnp.float32)} \
+      if solver == "cpmtl" else {}
+  num_rays = 3
+  step = make_train_step(hnet, target, optax.sgd(1.0), solver=solver, num_objectives=2,
+                         num_rays=num_rays, ray_batching=batching, solver_options=options)
+  rng = jax.random.key(7)
+  state = {"params": variables, "opt_state": optax.sgd(1.0).init(variables)}
+  new_state, metrics = step(jax.tree.map(jnp.copy, state), images, labels, rng)
+  rays = rays_lib.sample_rays(rng, num_rays, 0.2, 2)
+  expected = []
+  for r in range(num_rays):
+    x, y = (images[4 * r:4 * r + 4], labels[4 * r:4 * r + 4]) if batching == "split" \
+        else (images, labels)
+    expected.append(explicit_gradient(target, hnet, variables, rays[r], x, y, solver, options))
+  expected = jax.tree.map(lambda *g: sum(g) / num_rays, *expected)
+  applied = jax.tree.map(lambda old, new: old - new, variables, new_state["params"])
+  chex.assert_trees_all_close(applied, expected, atol=2e-5, rtol=2e-3)
+  assert np.isfinite(float(metrics["loss"]))
+
+
+def test_step_compiles_once(small_problem):
+  target, hnet, variables, images, labels = small_problem
+  step = make_train_step(hnet, target, optax.adam(1e-4), solver="epo", num_objectives=2,
+                         num_rays=2)
+  state = {"params": variables, "opt_state": optax.adam(1e-4).init(variables)}
+  for i in range(3):
+    state, _ = step(state, images, labels, jax.random.key(i))
+  assert step._cache_size() == 1
+
+
+def test_split_batching_needs_divisible_batch(small_problem):
+  target, hnet, variables, images, labels = small_problem
+  step = make_train_step(hnet, target, optax.sgd(1.0), solver="ls", num_objectives=2, num_rays=5,
+                         ray_batching="split")
+  state = {"params": variables, "opt_state": optax.sgd(1.0).init(variables)}
+  with pytest.raises(ValueError, match="not divisible by num_rays 5"):
+    step(state, images, labels, jax.random.key(0))
+
+
+def tiny_config(arg_solver="ls", **overrides):
+  config = phn_multi_mnist.get_config(f"{arg_solver},tiny")
+  config.data.source = "embedded"
+  config.data.num_train = 1200
+  config.data.num_test = 300
+  config.num_eval_rays = 5
+  config.log_every = 2
+  for key, value in overrides.items():
+    config[key] = value
+  return config
+
+
+@pytest.fixture(scope="module")
+def epo_run(tmp_path_factory):
+  workdir = str(tmp_path_factory.mktemp("epo"))
+  os.environ["HYPERJAX_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+  return workdir, pareto.train_and_evaluate(tiny_config("epo"), workdir)
+
+
+def test_pareto_run_writes_the_contract(epo_run):
+  workdir, results = epo_run
+  saved = json.load(open(os.path.join(workdir, "results.json")))
+  for key in ("hypervolume", "reference_point", "rays", "test_losses", "test_accuracies",
+              "uniformity", "best_epoch", "num_params", "data_source", "wall_time_s"):
+    assert key in saved, key
+  assert np.asarray(saved["test_losses"]).shape == (5, 2)
+  assert np.asarray(saved["rays"]).shape == (5, 2)
+  assert saved["num_params"] == {"hypernet": 3_243_410, "target": 31_910}
+  assert saved["data_source"] == "embedded" and saved["reference_point"] == [2.0, 2.0]
+  assert os.path.getsize(os.path.join(workdir, "pareto_front.png")) > 10_000
+  evals = [json.loads(l) for l in open(os.path.join(workdir, "metrics.jsonl"))
+           if '"eval"' in l]
+  assert len(evals) == 2 and saved["best_epoch"] in (1, 2)
+  best = max(evals, key=lambda e: e["val_hypervolume"])
+  assert saved["hypervolume"] == best["test_hypervolume"]
+  train = [json.loads(l) for l in open(os.path.join(workdir, "metrics.jsonl")) if '"train"' in l]
+  assert train[-1]["loss"] < train[0]["loss"]
+
+
+def test_pareto_resume_is_exact(epo_run, tmp_path):
+  workdir, results = epo_run
+  resumed = str(tmp_path / "resumed")
+  pareto.train_and_evaluate(tiny_config("epo", num_epochs=1), resumed)
+  final = pareto.train_and_evaluate(tiny_config("epo"), resumed)
+  assert final["test_losses"] == results["test_losses"]
+  strip = lambda p: [json.loads(l) for l in open(p)]
+  assert strip(os.path.join(resumed, "metrics.jsonl")) == strip(os.path.join(workdir, "metrics.jsonl"))
+
+
+def test_inference_api_matches_the_hypernetwork(epo_run):
+  workdir, results = epo_run
+  model = load_pareto_model(workdir)
+  assert model.step == results["best_step"]
+  rays = np.array([[0.2, 0.8], [0.7, 0.3]], np.float32)
+  weights = model.weights(rays)
+  model.target.spec.check(weights, batch_shape=(2,))
+  chex.assert_trees_all_close(jax.tree.map(lambda w: w[1], weights),
+                              model.hnet.apply(model.variables, jnp.asarray(rays[1])), atol=1e-6)
+  logits = model.predict([0.5, 0.5], np.zeros((3, 36, 36, 1), np.float32))
+  assert [l.shape for l in logits] == [(1, 3, 10), (1, 3, 10)]
+  with pytest.raises(rays_lib.RayError, match="sum to 1"):
+    model.weights([[0.5, 0.6]])
+
+
+@pytest.mark.parametrize("override,message", [
+    ({"solver": "mgda"}, "Unknown solver 'mgda'"),
+    ({"num_rays": 3, "ray_batching": "split"}, "divisible by num_rays"),
+    ({"reference_point": (2.0, 2.0, 2.0)}, "reference_point must be 2"),
+    ({"learning_rate": float("nan")}, "learning_rate must be"),
+])
+def test_bad_pareto_configs_fail_before_writing(override, message, tmp_path):
+  with pytest.raises(ValueError, match=message):
+    pareto.train_and_evaluate(tiny_config(**override), str(tmp_path / "run"))
+  assert not (tmp_path / "run").exists()
