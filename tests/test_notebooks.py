@@ -9,6 +9,14 @@ from nbclient import NotebookClient
 NOTEBOOKS = sorted((pathlib.Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 
 
+# A line each notebook must print when it ran to the end (its key figure).
+EXPECTED = {"hypernet_basics.ipynb": "3,243,410", "pareto_quickstart.ipynb": "test hypervolume"}
+
+
+def test_every_notebook_is_checked():
+  assert sorted(p.name for p in NOTEBOOKS) == sorted(EXPECTED)
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_runs(path):
   notebook = nbformat.read(path, as_version=4)
@@ -16,4 +24,6 @@ def test_notebook_runs(path):
                  resources={"metadata": {"path": str(path.parent.parent)}}).execute()
   outputs = "".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code"
                     for o in c.get("outputs", []))
-  assert "3,243,410" in outputs
+  assert EXPECTED[path.name] in outputs
+  errors = [o for c in notebook.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+  assert not errors

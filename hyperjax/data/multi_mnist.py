@@ -174,7 +174,8 @@ def load_or_generate(variant: str, items_loader, source: str, seed: int,
     items = {name: items_loader(name) for name in set(VARIANTS[variant])}
     arrays = generate(variant, items, seed, num_train, num_test)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
+    # A per-process temporary name: concurrent runs generating the same cache never clash.
+    tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
     np.savez(tmp, **{k: v for k, v in arrays.items() if k.endswith(("images", "labels"))})
     os.replace(tmp, path)
   return split_validation(variant, source, arrays["train_images"], arrays["train_labels"],

@@ -1,0 +1,169 @@
+"""Speed measurements of the standard cases, as tables and JSON (``launch/benchmark.py``).
+
+Every timing is the median of repeated calls after a warm-up call (the compile time is
+reported separately), with ``jax.block_until_ready`` so asynchronous dispatch is not
+mistaken for speed. Ratios are measured side by side in one run.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from hyperjax.data import pipeline
+from hyperjax.hypernets import MLPHypernet, init_hypernet
+from hyperjax.pareto import evaluate as evaluate_lib
+from hyperjax.pareto import rays as rays_lib
+from hyperjax.pareto.step import make_train_step, task_losses
+from hyperjax.targets import make_target
+
+
+def time_call(fn: Callable[[], Any], repeats: int) -> dict:
+  """``{'compile_s', 'median_s', 'min_s'}`` of ``fn`` (first call = compile + run)."""
+  start = time.perf_counter()
+  jax.block_until_ready(fn())
+  first = time.perf_counter() - start
+  times = []
+  for _ in range(repeats):
+    start = time.perf_counter()
+    jax.block_until_ready(fn())
+    times.append(time.perf_counter() - start)
+  median = float(np.median(times))
+  return {"compile_s": max(first - median, 0.0), "median_s": median, "min_s": float(np.min(times))}
+
+
+def _phn(conv_impl: str = "patches", seed: int = 0):
+  target = make_target("phn_lenet", conv_impl=conv_impl)
+  init_rays = rays_lib.sample_rays(jax.random.key(seed + 1), 64, 0.2, 2)
+  hnet, variables = init_hypernet(MLPHypernet(target.spec), jax.random.key(seed), init_rays,
+                                  "hyperfan_in", 2.0)
+  return target, hnet, variables
+
+
+def multi_mnist_batch(batch_size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+  rng = np.random.default_rng(seed)
+  images = rng.uniform(0, 1, (batch_size, 36, 36, 1)).astype(np.float32)
+  labels = rng.integers(0, 10, (batch_size, 2)).astype(np.int32)
+  return images, labels
+
+
+def bench_conv_impls(batch_size: int = 256, repeats: int = 10) -> list[dict]:
+  """LeNet forward+backward, one ray, for each convolution implementation."""
+  rows = []
+  images, labels = map(jnp.asarray, multi_mnist_batch(batch_size))
+  for impl in ("xla", "patches"):
+    target = make_target("phn_lenet", conv_impl=impl)
+    weights = target.init_weights(jax.random.key(0))
+    # Data passed as arguments: closed-over arrays would be constant-folded at compile time.
+    grad = jax.jit(jax.grad(lambda w, x, y: jnp.sum(task_losses(target, w, x, y)[0])))
+    timing = time_call(lambda: grad(weights, images, labels), repeats)
+    rows.append({"case": "lenet_fwd_bwd", "conv_impl": impl, "batch": batch_size, **timing})
+  return rows
+
+
+def bench_phn_steps(num_rays_list=(1, 4, 16, 64), batch_size: int = 256, repeats: int = 5,
+                    solvers=("ls",), batchings=("whole", "split")) -> list[dict]:
+  """The compiled PHN training step (LeNet target, 3.2M-parameter hypernetwork)."""
+  target, hnet, variables = _phn()
+  images, labels = map(jnp.asarray, multi_mnist_batch(batch_size))
+  optimizer = optax.adam(1e-4)
+  rows = []
+  for solver in solvers:
+    for batching in batchings:
+      for num_rays in num_rays_list:
+        if batching == "split" and (num_rays == 1 or batch_size % num_rays):
+          continue
+        step = make_train_step(hnet, target, optimizer, solver=solver, num_objectives=2,
+                               num_rays=num_rays, ray_batching=batching)
+        state = {"params": variables, "opt_state": optimizer.init(variables)}
+        holder = {"state": jax.tree.map(jnp.copy, state), "i": 0}
+
+        def run():
+          holder["i"] += 1
+          holder["state"], metrics = step(holder["state"], images, labels,
+                                          jax.random.key(holder["i"]))
+          return metrics["loss"]
+
+        timing = time_call(run, repeats if num_rays < 64 else max(2, repeats // 2))
+        examples = batch_size * (num_rays if batching == "whole" else 1)
+        rows.append({"case": "phn_step", "solver": solver, "batching": batching,
+                     "num_rays": num_rays, "batch": batch_size, **timing,
+                     "examples_per_s": examples / timing["median_s"],
+                     "ray_examples_per_s": batch_size * num_rays / timing["median_s"]
+                     if batching == "whole" else batch_size / timing["median_s"]})
+  return rows
+
+
+def bench_epoch_and_pipeline(num_train: int = 108_000, batch_size: int = 256, steps: int = 40,
+                             solver: str = "ls") -> list[dict]:
+  """Seconds per epoch of the paper config, and the input pipeline alone.
+
+  The epoch runs ``steps`` real steps (batch gather from a Multi-MNIST-sized array,
+  device transfer, compiled step) and scales to ``num_train // batch_size`` steps.
+  """
+  target, hnet, variables = _phn()
+  optimizer = optax.adam(1e-4)
+  train_x = np.random.default_rng(0).uniform(0, 1, (num_train, 36, 36, 1)).astype(np.float32)
+  train_y = np.random.default_rng(1).integers(0, 10, (num_train, 2)).astype(np.int32)
+  step = make_train_step(hnet, target, optimizer, solver=solver, num_objectives=2)
+  state = {"params": variables, "opt_state": optimizer.init(variables)}
+
+  def batch(i):
+    sel = pipeline.batch_indices(num_train, batch_size, 0, i)
+    return pipeline.to_device((train_x[sel], train_y[sel]))
+
+  jax.block_until_ready(batch(0))
+  start = time.perf_counter()
+  for i in range(steps * 5):
+    jax.block_until_ready(batch(i))
+  pipeline_s = (time.perf_counter() - start) / (steps * 5)
+
+  x, y = batch(0)
+  state, _ = step(state, x, y, jax.random.key(0))
+  jax.block_until_ready(state)
+  start = time.perf_counter()
+  for i in range(1, steps + 1):
+    x, y = batch(i)
+    state, metrics = step(state, x, y, jax.random.key(i))
+  jax.block_until_ready(metrics)
+  per_step = (time.perf_counter() - start) / steps
+  steps_per_epoch = num_train // batch_size
+  return [
+      {"case": "pipeline", "batch": batch_size, "batches_per_s": 1 / pipeline_s,
+       "median_s": pipeline_s},
+      {"case": "train_loop_step", "solver": solver, "batch": batch_size,
+       "batches_per_s": 1 / per_step, "median_s": per_step},
+      {"case": "phn_epoch", "solver": solver, "steps_per_epoch": steps_per_epoch,
+       "seconds_per_epoch": per_step * steps_per_epoch},
+  ]
+
+
+def bench_front_evaluation(num_images: int = 20_000, num_rays: int = 25, batch_size: int = 500,
+                           ray_chunk: int = 5) -> list[dict]:
+  """Evaluating 25 rays on the 20,000 test canvases (all rays batched)."""
+  target, hnet, variables = _phn()
+  images, labels = multi_mnist_batch(num_images, seed=3)
+  evaluator = evaluate_lib.make_front_evaluator(hnet, target, batch_size, ray_chunk)
+  rays = rays_lib.evaluation_rays(num_rays)
+  timing = time_call(lambda: evaluator(variables, rays, images, labels)[0], 1)
+  return [{"case": "front_eval", "num_rays": num_rays, "num_images": num_images, **timing}]
+
+
+def format_table(rows: list[dict]) -> str:
+  """A plain-text table of benchmark rows."""
+  keys = []
+  for row in rows:
+    keys += [k for k in row if k not in keys]
+  def fmt(v):
+    if isinstance(v, float):
+      return f"{v:.4g}"
+    return str(v)
+  widths = {k: max(len(k), *(len(fmt(r.get(k, ""))) for r in rows)) for k in keys}
+  lines = ["  ".join(k.ljust(widths[k]) for k in keys)]
+  lines += ["  ".join(fmt(r.get(k, "")).ljust(widths[k]) for k in keys) for r in rows]
+  return "\n".join(lines)

@@ -1,0 +1,36 @@
+"""The benchmark harness measures what it claims (tiny sizes: this is not a timing test)."""
+
+import jax.numpy as jnp
+import pytest
+
+from hyperjax import benchmarks
+
+
+def test_time_call_counts_repeats_and_blocks():
+  calls = []
+
+  def fn():
+    calls.append(1)
+    return jnp.ones(3) * len(calls)
+
+  timing = benchmarks.time_call(fn, repeats=4)
+  assert len(calls) == 5  # one warm-up + four timed
+  assert set(timing) == {"compile_s", "median_s", "min_s"}
+  assert 0 <= timing["min_s"] <= timing["median_s"]
+
+
+def test_phn_step_rows_cover_each_case():
+  rows = benchmarks.bench_phn_steps(num_rays_list=(1, 2), batch_size=8, repeats=1)
+  cases = [(r["batching"], r["num_rays"]) for r in rows]
+  assert cases == [("whole", 1), ("whole", 2), ("split", 2)]  # split needs >1 ray
+  whole2 = rows[1]
+  assert whole2["ray_examples_per_s"] == pytest.approx(16 / whole2["median_s"])
+  assert rows[2]["examples_per_s"] == pytest.approx(8 / rows[2]["median_s"])
+
+
+def test_format_table_aligns_union_of_columns():
+  table = benchmarks.format_table([{"case": "a", "median_s": 0.123456}, {"case": "bb", "extra": 3}])
+  lines = table.splitlines()
+  assert lines[0].split() == ["case", "median_s", "extra"]
+  assert "0.1235" in lines[1] and lines[2].split() == ["bb", "3"]
+  assert lines[2].index("3") == lines[0].index("extra")  # columns line up
