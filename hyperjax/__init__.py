@@ -7,7 +7,7 @@ the weight pytree of any Flax target network. The public API is re-exported here
 from hyperjax.hypernets import (INITS, PHN_RESNET18_PRESETS, ChunkedHypernet, Conditioner,
                                 MLPHypernet, init_hypernet, target_variances)
 from hyperjax.spec import LeafSpec, WeightSpec, spec_from_shapes, weight_spec
-from hyperjax.target import Target, calibrate_state
+from hyperjax.target import Target, calibrate_state, calibrate_states
 from hyperjax.targets import TARGET_NAMES, make_target
 
 __version__ = "0.1.0"
@@ -15,5 +15,5 @@ __version__ = "0.1.0"
 __all__ = [
     "ChunkedHypernet", "Conditioner", "INITS", "LeafSpec", "MLPHypernet",
     "PHN_RESNET18_PRESETS", "TARGET_NAMES", "Target", "WeightSpec", "calibrate_state",
-    "init_hypernet", "make_target", "spec_from_shapes", "target_variances", "weight_spec",
+    "calibrate_states", "init_hypernet", "make_target", "spec_from_shapes", "target_variances", "weight_spec",
 ]

@@ -30,6 +30,7 @@ from typing import Any, Callable, Iterable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import linen as nn
 from flax import nnx
 
@@ -119,15 +120,18 @@ class Target:
     def state_fn():
       if not set(variables) - {"params"}:
         return {}
-      return {k: v for k, v in init_all(jax.random.key(0)).items() if k != "params"}
+      # Concrete values even when first read inside a trace (the result is cached).
+      with jax.ensure_compile_time_eval():
+        return {k: v for k, v in init_all(jax.random.key(0)).items() if k != "params"}
 
     def apply_fn(weights, state, train, mutable, args, kwargs):
       if train is not None:
         kwargs = dict(kwargs, train=train)
       variables = {"params": weights, **state}
-      if mutable:
+      if mutable or (train and state):
+        # In training mode the module updates its statistics; keep them only if asked.
         out, updates = module.apply(variables, *args, mutable=list(state), **kwargs)
-        return out, dict(state, **updates)
+        return (out, dict(state, **updates)) if mutable else out
       return module.apply(variables, *args, **kwargs)
 
     return cls(spec=weight_spec, state_fn=state_fn, apply_fn=apply_fn,
@@ -169,14 +173,34 @@ class Target:
                name=name or type(model).__name__)
 
 
+def batch_statistics(target: Target, weights: Any, x: Any) -> Any:
+  """The statistics one batch contributes to the non-trainable state (pure, jittable).
+
+  Runs the target in training mode and recovers the batch statistic ``s`` from the
+  moving-average update ``new = m * old + (1 - m) * s`` (Flax Linen and NNX BatchNorm):
+  the momentum ``m`` is found exactly from two updates that start from 0 and from 1.
+  """
+  zeros = jax.tree.map(jnp.zeros_like, target.state)
+  ones = jax.tree.map(jnp.ones_like, target.state)
+  _, from_zero = target.apply(weights, x, state=zeros, train=True, mutable=True)
+  _, from_one = target.apply(weights, x, state=ones, train=True, mutable=True)
+  # from_zero = (1-m) s, from_one = m + (1-m) s  =>  1-m = 1 - (from_one - from_zero).
+  return jax.tree.map(lambda z, o: z / (1.0 - (o - z)), from_zero, from_one)
+
+
+@functools.lru_cache(maxsize=32)
+def _jitted_batch_statistics(target: Target) -> Callable[[Any, Any], Any]:
+  # Weights are an argument, not a closed-over constant: one compile per target and shape.
+  return jax.jit(functools.partial(batch_statistics, target))
+
+
 def calibrate_state(target: Target, weights: Any, batches: Iterable[Any]) -> Any:
   """Population statistics of the non-trainable state for one set of weights.
 
-  Runs the target in training mode on each batch and averages the per-batch
-  statistics (mean of batch means, mean of batch variances), as in "precise
-  BatchNorm". Works for any state updated as an exponential moving average
-  ``new = m * old + (1 - m) * batch_stat`` (Flax Linen and NNX BatchNorm): the
-  momentum ``m`` is recovered exactly from two updates that start from 0 and 1.
+  Averages the per-batch statistics of :func:`batch_statistics` over ``batches`` (mean
+  of batch means, mean of batch variances), as in "precise BatchNorm". To calibrate
+  many conditions at once, ``vmap`` :func:`batch_statistics` over the weights (as
+  :func:`hyperjax.pareto.evaluate.make_front_evaluator` does).
 
   Args:
     target: a target with state (e.g. a ResNet with BatchNorm).
@@ -188,21 +212,48 @@ def calibrate_state(target: Target, weights: Any, batches: Iterable[Any]) -> Any
   """
   if not target.has_state:
     raise ValueError(f"{target.name} has no non-trainable state to calibrate.")
-  zeros = jax.tree.map(jnp.zeros_like, target.state)
-  ones = jax.tree.map(jnp.ones_like, target.state)
-
-  @jax.jit
-  def batch_stats(x):
-    _, from_zero = target.apply(weights, x, state=zeros, train=True, mutable=True)
-    _, from_one = target.apply(weights, x, state=ones, train=True, mutable=True)
-    # from_zero = (1-m) s, from_one = m + (1-m) s  =>  1-m = 1 - (from_one - from_zero).
-    return jax.tree.map(lambda z, o: z / (1.0 - (o - z)), from_zero, from_one)
-
+  stats_fn = _jitted_batch_statistics(target)
   total, count = None, 0
   for x in batches:
-    stats = batch_stats(x)
+    stats = stats_fn(weights, x)
     total = stats if total is None else jax.tree.map(jnp.add, total, stats)
     count += 1
   if count == 0:
     raise ValueError("calibrate_state needs at least one batch.")
   return jax.tree.map(lambda t: t / count, total)
+
+
+@functools.lru_cache(maxsize=32)
+def _jitted_calibrate_states(target: Target, chunk: int | None) -> Callable[[Any, Any], Any]:
+  def one(weights, batches):
+    stats = jax.lax.map(lambda x: batch_statistics(target, weights, x), batches)
+    return jax.tree.map(lambda t: jnp.mean(t, 0), stats)
+
+  def many(weights, batches):
+    if chunk:
+      return jax.lax.map(lambda w: one(w, batches), weights, batch_size=chunk)
+    return jax.vmap(one, in_axes=(0, None))(weights, batches)
+
+  return jax.jit(many)
+
+
+def calibrate_states(target: Target, weights: Any, batches: Any, chunk: int | None = None) -> Any:
+  """:func:`calibrate_state` for many weight sets at once, in one compiled call.
+
+  Args:
+    target: a target with state.
+    weights: weight pytree whose leaves carry a leading axis (one set per condition,
+      e.g. the hypernetwork's output for a batch of rays).
+    batches: the calibration inputs, ``[num_batches, batch, ...]`` (or a list of batches).
+    chunk: conditions computed together (``lax.map`` batch size) to bound memory; None
+      means all at once (``vmap``).
+
+  Returns:
+    A state pytree whose leaves carry the same leading axis.
+  """
+  if not target.has_state:
+    raise ValueError(f"{target.name} has no non-trainable state to calibrate.")
+  batches = jnp.asarray(np.stack([np.asarray(b) for b in batches]))
+  if batches.shape[0] == 0:
+    raise ValueError("calibrate_states needs at least one batch.")
+  return _jitted_calibrate_states(target, chunk)(weights, batches)

@@ -161,3 +161,55 @@ def test_bad_pareto_configs_fail_before_writing(override, message, tmp_path):
   with pytest.raises(ValueError, match=message):
     pareto.train_and_evaluate(tiny_config(**override), str(tmp_path / "run"))
   assert not (tmp_path / "run").exists()
+
+
+def test_front_evaluator_with_batchnorm_equals_per_ray_loop():
+  """BN targets: per-ray calibrated statistics, all rays at once == one ray at a time."""
+  import flax.linen as nn  # pylint: disable=g-import-not-at-top
+  from hyperjax import Target, calibrate_state  # pylint: disable=g-import-not-at-top
+  from hyperjax.pareto import evaluate as evaluate_lib  # pylint: disable=g-import-not-at-top
+
+  class TwoHeadBn(nn.Module):
+    @nn.compact
+    def __call__(self, x, train=False):
+      h = nn.Dense(8)(x.reshape(x.shape[0], -1))
+      h = nn.relu(nn.BatchNorm(use_running_average=not train)(h))
+      return nn.Dense(3, name="head_0")(h), nn.Dense(3, name="head_1")(h)
+
+  target = Target.from_linen(TwoHeadBn(), jnp.zeros((1, 4, 4, 1)), train=False)
+  hnet, variables = init_hypernet(MLPHypernet(target.spec, hidden=(16,)), jax.random.key(0),
+                                  rays_lib.sample_rays(jax.random.key(1), 8, 0.2, 2))
+  rng = np.random.default_rng(0)
+  images = rng.uniform(size=(37, 4, 4, 1)).astype(np.float32)
+  labels = rng.integers(0, 3, (37, 2)).astype(np.int32)
+  calibration = rng.uniform(size=(2, 10, 4, 4, 1)).astype(np.float32)
+  rays = rays_lib.evaluation_rays(4)
+  for chunk in (None, 3):
+    evaluator = evaluate_lib.make_front_evaluator(hnet, target, batch_size=16, ray_chunk=chunk)
+    losses, accs = evaluator(variables, rays, images, labels, calibration)
+    for r, ray in enumerate(rays):
+      w = hnet.apply(variables, jnp.asarray(ray))
+      state = calibrate_state(target, w, list(calibration))
+      logits = target.apply(w, images, state=state, train=False)
+      for t in range(2):
+        ce = optax.softmax_cross_entropy_with_integer_labels(logits[t], labels[:, t]).mean()
+        np.testing.assert_allclose(losses[r, t], ce, rtol=1e-4)
+        np.testing.assert_allclose(accs[r, t], np.mean(np.argmax(logits[t], -1) == labels[:, t]))
+  with pytest.raises(ValueError, match="calibration"):
+    evaluator(variables, rays, images, labels)
+
+
+@pytest.mark.parametrize("preset,count", [("11M", 11_036_684), ("1M", 1_103_564)])
+def test_resnet18_config_builds_the_paper_model(preset, count):
+  from configs import phn_resnet18  # pylint: disable=g-import-not-at-top
+  config = phn_resnet18.get_config(f"{preset},epo,tiny")
+  assert (config.solver, config.target.name, config.hypernet.family) == (
+      "epo", "phn_resnet18", "chunked")
+  target = make_target(config.target.name, input_shape=pareto.INPUT_SHAPE, num_tasks=2)
+  assert target.num_params == 11_443_156 and target.has_state
+  hnet = pareto.make_hypernet(config.hypernet.family, target.spec,
+                              pareto.Conditioner(**config.hypernet.conditioner),
+                              **pareto.as_kwargs(config.hypernet.kwargs))
+  shapes = jax.eval_shape(hnet.init, jax.random.key(0), jnp.ones(2) / 2)
+  assert sum(np.prod(x.shape) for x in jax.tree.leaves(shapes)) == count
+  assert phn_resnet18.get_config().hypernet.kwargs.num_chunks == 105  # default preset 11M

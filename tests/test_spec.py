@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hyperjax import spec as spec_lib
-from hyperjax.target import Target, calibrate_state
+from hyperjax import target as target_lib
+from hyperjax.target import Target, calibrate_state, calibrate_states
 from hyperjax.targets import MLP, make_target
 
 
@@ -155,3 +156,32 @@ def test_calibrate_state_refuses_stateless_target():
   target = make_target("phn_lenet")
   with pytest.raises(ValueError, match="no non-trainable state"):
     calibrate_state(target, target.init_weights(jax.random.key(0)), [jnp.zeros((1, 36, 36, 1))])
+
+
+@pytest.mark.parametrize("chunk", [None, 2])
+def test_calibrate_states_equals_one_set_at_a_time(chunk):
+  target = _bn_mlp()
+  stacked = jax.vmap(target.init_weights)(jax.random.split(jax.random.key(1), 3))
+  batches = np.stack([np.asarray(jax.random.normal(jax.random.key(i), (16, 3))) * (i + 1)
+                      for i in range(3)])
+  states = calibrate_states(target, stacked, batches, chunk=chunk)
+  for r in range(3):
+    one = calibrate_state(target, jax.tree.map(lambda w: w[r], stacked), list(batches))
+    chex.assert_trees_all_close(jax.tree.map(lambda s: s[r], states), one, rtol=1e-5, atol=1e-6)
+  # Weights are arguments, not constants: new values reuse the compiled program.
+  before = target_lib._jitted_calibrate_states(target, chunk)._cache_size()
+  calibrate_states(target, jax.tree.map(lambda w: w * 2, stacked), batches, chunk=chunk)
+  assert target_lib._jitted_calibrate_states(target, chunk)._cache_size() == before == 1
+
+
+def test_state_first_read_inside_jit_is_concrete_and_train_mode_uses_batch_stats():
+  target = _bn_mlp()  # fresh: its state is first computed inside the trace below
+  weights = target.init_weights(jax.random.key(0))
+  x = jax.random.normal(jax.random.key(1), (8, 3)) * 3 + 1
+  out = jax.jit(lambda w, x: target.apply(w, x, train=True))(weights, x)
+  assert not isinstance(target.state["batch_stats"]["BatchNorm_0"]["mean"], jax.core.Tracer)
+  pre = np.asarray(x) @ np.asarray(weights["Dense_0"]["kernel"]) + np.asarray(weights["Dense_0"]["bias"])
+  bn = weights["BatchNorm_0"]
+  h = (pre - pre.mean(0)) / np.sqrt(pre.var(0) + 1e-5) * bn["scale"] + bn["bias"]
+  expected = h @ np.asarray(weights["Dense_1"]["kernel"]) + np.asarray(weights["Dense_1"]["bias"])
+  np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-4)

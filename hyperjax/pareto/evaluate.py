@@ -15,7 +15,7 @@ import optax
 
 from hyperjax.data import pipeline
 from hyperjax.pareto import metrics
-from hyperjax.target import Target, calibrate_state
+from hyperjax.target import Target, calibrate_states
 
 
 def make_front_evaluator(hnet: Any, target: Target, batch_size: int, ray_chunk: int | None = None):
@@ -24,7 +24,8 @@ def make_front_evaluator(hnet: Any, target: Target, batch_size: int, ray_chunk: 
   The weights of all ``E`` rays are generated once (``vmap``); each batch of the split
   runs through all of them (``vmap`` over rays, or ``lax.map`` over chunks of
   ``ray_chunk`` rays to bound memory). Targets with BatchNorm are evaluated with
-  per-ray population statistics (:func:`calibrate_state`) from ``calibration`` batches.
+  per-ray population statistics (:func:`hyperjax.target.calibrate_states`, all rays
+  in one compiled call) from ``calibration`` batches (``[num_batches, batch, ...]``).
   """
 
   @jax.jit
@@ -53,9 +54,7 @@ def make_front_evaluator(hnet: Any, target: Target, batch_size: int, ray_chunk: 
     if target.has_state:
       if calibration is None:
         raise ValueError(f"{target.name} has BatchNorm statistics: pass calibration batches.")
-      per = [calibrate_state(target, jax.tree.map(lambda w: w[r], weights), calibration)
-             for r in range(rays.shape[0])]
-      states = jax.tree.map(lambda *s: jnp.stack(s), *per)
+      states = calibrate_states(target, weights, calibration, ray_chunk)
     loss_sum, correct = 0.0, 0.0
     for sel, mask in pipeline.padded_batches(len(images), batch_size):
       l, c = batch_sums(weights, states, images[sel], labels[sel], mask)

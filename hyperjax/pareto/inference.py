@@ -17,6 +17,7 @@ import ml_collections
 import optax
 
 from hyperjax.pareto import rays as rays_lib
+from hyperjax.target import calibrate_states
 from hyperjax.training.checkpoint import Checkpointer
 
 
@@ -45,13 +46,23 @@ class ParetoModel:
     rays = rays_lib.validate_rays(rays, self.num_objectives)
     return self._generate(self.variables, jnp.asarray(rays))
 
-  def predict(self, rays, images) -> Any:
-    """Per-task logits ``[n, batch, classes]`` of the models for ``rays`` on ``images``."""
+  def predict(self, rays, images, calibration=None) -> Any:
+    """Per-task logits ``[n, batch, classes]`` of the models for ``rays`` on ``images``.
+
+    Targets with BatchNorm need ``calibration``: a few training batches
+    ``[num_batches, batch, ...]`` from which each ray's model gets its own population
+    statistics (:func:`hyperjax.calibrate_states`).
+    """
     weights = self.weights(rays)
-    if self.target.has_state:
-      raise NotImplementedError("Calibrate BatchNorm statistics per ray with "
-                                "hyperjax.calibrate_state before predicting with this target.")
-    return jax.vmap(lambda w: self.target.apply(w, jnp.asarray(images)))(weights)
+    images = jnp.asarray(images)
+    if not self.target.has_state:
+      return jax.vmap(lambda w: self.target.apply(w, images))(weights)
+    if calibration is None:
+      raise ValueError(f"{self.target.name} has BatchNorm statistics: pass calibration= a few "
+                       "training batches [num_batches, batch, ...] to compute each ray's.")
+    states = calibrate_states(self.target, weights, calibration)
+    return jax.vmap(lambda w, s: self.target.apply(w, images, state=s, train=False))(
+        weights, states)
 
 
 def load_pareto_model(workdir: str, which: str = "best") -> ParetoModel:
