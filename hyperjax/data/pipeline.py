@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Iterator
 
 import jax
@@ -21,9 +22,12 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 
+@functools.lru_cache(maxsize=4)
 def epoch_permutation(num_examples: int, seed: int, epoch: int) -> np.ndarray:
-  """The shuffled example order of one epoch."""
-  return np.random.default_rng([seed, epoch]).permutation(num_examples)
+  """The shuffled example order of one epoch (computed once per epoch; read-only)."""
+  order = np.random.default_rng([seed, epoch]).permutation(num_examples)
+  order.flags.writeable = False
+  return order
 
 
 def steps_per_epoch(num_examples: int, batch_size: int) -> int:

@@ -11,6 +11,7 @@ import importlib
 EXPERIMENTS = {
     "multitask": "hyperjax.experiments.multitask",
     "pareto": "hyperjax.experiments.pareto",
+    "single_task": "hyperjax.experiments.single_task",
 }
 
 

@@ -192,6 +192,8 @@ def base_config(dataset: str, arg: str | None = None) -> ml_collections.ConfigDi
   thousand canvases, 2 epochs -- 160 canvases, batch 32, 1 epoch for ResNet-18 -- well under a
   minute on 2 CPU cores; falls back to the embedded sample when no local copy exists) or
   ``embedded`` (the embedded MNIST/Fashion sample, 10 epochs: the README quickstart).
+  ``single_task`` trains the single-task anchors instead (one target per task, see
+  :mod:`hyperjax.experiments.single_task`).
   """
   import math  # pylint: disable=g-import-not-at-top
   args = [a for a in (arg or "").split(",") if a]
@@ -238,6 +240,8 @@ def base_config(dataset: str, arg: str | None = None) -> ml_collections.ConfigDi
   for a in args:
     if a in solvers.SOLVERS:
       config.solver = a
+    elif a == "single_task":
+      config.experiment = "single_task"
     elif a in PHN_RESNET18_PRESETS:
       _use_chunked_resnet18(config, a)
     elif a == "tiny":
@@ -249,8 +253,9 @@ def base_config(dataset: str, arg: str | None = None) -> ml_collections.ConfigDi
       config.data.source = "embedded"
       config.num_epochs = 10
     else:
-      raise ValueError(f"Unknown config argument {a!r}; use a solver ({', '.join(solvers.SOLVERS)}), "
-                       f"a ResNet-18 preset ({', '.join(PHN_RESNET18_PRESETS)}) and/or 'tiny' or "
+      raise ValueError(f"Unknown config argument {a!r}; use a solver "
+                       f"({', '.join(solvers.SOLVERS)}), a ResNet-18 preset "
+                       f"({', '.join(PHN_RESNET18_PRESETS)}), 'single_task' and/or 'tiny' or "
                        "'embedded', comma-separated.")
   if "tiny" in args and config.target.name == "phn_resnet18":
     # ResNet-18 costs ~100x the LeNet per image on CPU: shrink data and evaluation further.
