@@ -213,3 +213,18 @@ def test_resnet18_config_builds_the_paper_model(preset, count):
   shapes = jax.eval_shape(hnet.init, jax.random.key(0), jnp.ones(2) / 2)
   assert sum(np.prod(x.shape) for x in jax.tree.leaves(shapes)) == count
   assert phn_resnet18.get_config().hypernet.kwargs.num_chunks == 105  # default preset 11M
+
+
+def test_plot_front_cli_draws_runs_and_refuses_wrong_anchors(epo_run, tmp_path):
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  workdir, _ = epo_run
+  out = tmp_path / "fronts.png"
+  cmd = [sys.executable, "-m", "launch.plot_front", f"--workdirs={workdir},{workdir}",
+         f"--out={out}"]
+  done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+  assert done.returncode == 0, done.stderr
+  assert out.stat().st_size > 10_000
+  done = subprocess.run(cmd + [f"--anchors_from={workdir}"], capture_output=True, text=True,
+                        check=False)
+  assert done.returncode != 0 and "is not a single_task run" in done.stderr

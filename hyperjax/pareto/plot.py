@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Mapping
+
 import numpy as np
 
 
@@ -15,35 +17,57 @@ def plot_front(path: str, losses: np.ndarray, rays: np.ndarray, *, title: str = 
   exact Pareto-optimal point of that preference. Only the first two objectives are
   plotted for more.
   """
+  label = "test losses (one per ray)"
+  if hypervolume is not None:
+    label += f", HV {hypervolume:.4f}"
+  plot_fronts(path, {label: losses}, rays, title=title, anchors=anchors,
+              reference_point=reference_point, color_by_ray=True)
+
+
+def plot_fronts(path: str, fronts: Mapping[str, np.ndarray], rays: np.ndarray, *,
+                title: str = "", anchors: np.ndarray | None = None, reference_point=None,
+                color_by_ray: bool = False) -> None:
+  """Several fronts (label -> losses ``[n, m]``, evaluated on the same ``rays``) in one figure.
+
+  ``color_by_ray`` colours the points of a single front by the ray's first weight;
+  otherwise each front has its own colour. Anchors (single-task losses) are red stars.
+  """
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 
-  losses, rays = np.asarray(losses), np.asarray(rays)
+  rays = np.asarray(rays)
+  all_losses = np.concatenate([np.asarray(l)[:, :2] for l in fronts.values()])
+  if anchors is not None and len(anchors):
+    anchors = np.asarray(anchors)
+    all_losses = np.concatenate([all_losses, anchors[:, :2]])
   fig, ax = plt.subplots(figsize=(5.5, 5))
-  reach = float(np.nanmax(losses[:, :2])) * 1.15
+  reach = float(np.nanmax(all_losses)) * 1.15
   for r in rays:
     direction = 1.0 / np.maximum(r[:2], 1e-6)
     direction = direction / np.max(direction) * reach
     ax.plot([0, direction[0]], [0, direction[1]], color="0.8", lw=0.8, ls="--", zorder=1)
-  order = np.argsort(losses[:, 0])
-  ax.plot(losses[order, 0], losses[order, 1], color="tab:blue", lw=1, zorder=2)
-  points = ax.scatter(losses[:, 0], losses[:, 1], c=rays[:, 0], cmap="viridis", s=24, zorder=3,
-                      label="test losses (one per ray)")
-  fig.colorbar(points, ax=ax, label="ray weight on task 1")
+  for i, (label, losses) in enumerate(fronts.items()):
+    losses = np.asarray(losses)
+    color = f"C{i}"
+    order = np.argsort(losses[:, 0])
+    ax.plot(losses[order, 0], losses[order, 1], color=color, lw=1, zorder=2)
+    if color_by_ray:
+      points = ax.scatter(losses[:, 0], losses[:, 1], c=rays[:, 0], cmap="viridis", s=24,
+                          zorder=3, label=label)
+      fig.colorbar(points, ax=ax, label="ray weight on task 1")
+    else:
+      ax.scatter(losses[:, 0], losses[:, 1], color=color, s=18, zorder=3, label=label)
   if anchors is not None and len(anchors):
-    anchors = np.asarray(anchors)
-    ax.scatter(anchors[:, 0], anchors[:, 1], marker="*", s=120, color="tab:red", zorder=4,
-               label="single-task anchors")
+    ax.scatter(anchors[:, 0], anchors[:, 1], marker="*", s=140, color="tab:red", zorder=4,
+               label="single-task anchor")
   ax.set_xlim(0, reach)
   ax.set_ylim(0, reach)
   ax.set_xlabel("task 1 loss (cross-entropy)")
   ax.set_ylabel("task 2 loss (cross-entropy)")
-  subtitle = []
-  if hypervolume is not None:
-    subtitle.append(f"HV {hypervolume:.4f}" + (f" (ref {tuple(reference_point)})"
-                                                if reference_point is not None else ""))
-  ax.set_title("\n".join(filter(None, [title, ", ".join(subtitle)])), fontsize=10)
+  if reference_point is not None:
+    title = "\n".join(filter(None, [title, f"HV reference point {tuple(reference_point)}"]))
+  ax.set_title(title, fontsize=10)
   ax.legend(loc="upper right", fontsize=8)
   fig.tight_layout()
   fig.savefig(path, dpi=120)
