@@ -1,0 +1,108 @@
+"""Sparse layers: connectivity properties, and every backend equal to a NumPy oracle."""
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hyperjax import sparse
+
+
+@pytest.mark.parametrize("distribution", sparse.DISTRIBUTIONS)
+@pytest.mark.parametrize("in_dim,out_dim,k", [(16, 32, 3), (64, 128, 5), (8, 4, 8)])
+def test_indices_have_k_distinct_inputs_per_unit(distribution, in_dim, out_dim, k):
+  idx = sparse.make_indices(in_dim, out_dim, k, distribution, seed=3)
+  assert idx.shape == (out_dim, k) and idx.dtype == np.int32
+  assert idx.min() >= 0 and idx.max() < in_dim
+  assert all(len(set(row)) == k for row in idx.tolist())
+  np.testing.assert_array_equal(idx, sparse.make_indices(in_dim, out_dim, k, distribution, seed=3))
+  assert not np.array_equal(idx, sparse.make_indices(in_dim, out_dim, k, distribution, seed=4)) \
+      or k == in_dim
+
+
+def test_permutation_spreads_edges_evenly_and_normal_is_banded():
+  idx = sparse.make_indices(256, 1024, 2, "permutation", seed=0)
+  counts = np.bincount(idx.ravel(), minlength=256)
+  assert counts.min() >= 6 and counts.max() <= 10  # 8 per input, up to the dedupe repairs
+  banded = sparse.make_indices(256, 1024, 4, "normal", seed=0, sigma=4.0)
+  centers = (np.arange(1024) + 0.5) / 4
+  offset = (banded - centers[:, None] + 128) % 256 - 128  # wrapped distance
+  assert np.median(np.abs(offset)) < 6
+  uniform = sparse.make_indices(256, 1024, 4, "uniform", seed=0)
+  offset_u = (uniform - centers[:, None] + 128) % 256 - 128
+  assert np.median(np.abs(offset_u)) > 40
+
+
+def test_layer_widths_and_schedules():
+  assert sparse.layer_widths(512, 10_000) == [512, 1024, 2048, 4096, 8192, 10_000]
+  assert sparse.layer_widths(512, 1024) == [512, 1024]
+  assert sparse.layer_widths(4, 100, base=3) == [4, 12, 36, 100]
+  assert sparse.schedule("constant", 4, 3) == [3, 3, 3, 3]
+  assert sparse.schedule("linear", 4) == [4, 3, 2, 1]
+  assert sparse.schedule("exponential", 5) == [5, 3, 2, 2, 1]
+  with pytest.raises(ValueError, match="Unknown connectivity schedule"):
+    sparse.schedule("cubic", 3)
+  with pytest.raises(ValueError, match="exceeds the layer's 4 inputs"):
+    sparse.make_indices(4, 8, 5)
+
+
+def _oracle(x, values, idx, in_dim):
+  w = np.zeros((idx.shape[0], in_dim))
+  np.add.at(w, (np.repeat(np.arange(idx.shape[0]), idx.shape[1]), idx.ravel()), values.ravel())
+  return x @ w.T
+
+
+@settings(max_examples=15, deadline=None)
+@given(in_dim=st.integers(2, 40), out_dim=st.integers(1, 40), k=st.integers(1, 6),
+       batch=st.integers(1, 5), seed=st.integers(0, 100))
+def test_backends_equal_the_dense_oracle(in_dim, out_dim, k, batch, seed):
+  k = min(k, in_dim)
+  idx = sparse.make_indices(in_dim, out_dim, k, "uniform", seed)
+  rng = np.random.default_rng(seed)
+  values = rng.normal(size=(out_dim, k)).astype(np.float32)
+  x = rng.normal(size=(batch, in_dim)).astype(np.float32)
+  expected = _oracle(x, values, idx, in_dim)
+  for backend in sparse.BACKENDS:
+    y = sparse.sparse_matmul(jnp.asarray(x), jnp.asarray(values), idx, in_dim, backend)
+    np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-5, err_msg=backend)
+
+
+@pytest.mark.parametrize("backend", sparse.BACKENDS)
+def test_backend_gradients_and_vmap_over_conditions_equal_ell(backend):
+  in_dim, out_dim, k = 24, 40, 3
+  idx = sparse.make_indices(in_dim, out_dim, k, "mixed", seed=1)
+  values = jax.random.normal(jax.random.key(0), (6, out_dim, k))  # 6 conditions
+  x = jax.random.normal(jax.random.key(1), (6, 5, in_dim))
+
+  def loss(v, x, backend):
+    return jnp.sum(jnp.tanh(sparse.sparse_matmul(x, v, idx, in_dim, backend)) ** 2)
+
+  grad = lambda b: jax.jit(jax.vmap(jax.grad(loss, argnums=(0, 1)), in_axes=(0, 0, None)),
+                           static_argnums=2)
+  expected = grad("ell")(values, x, "ell")
+  got = grad(backend)(values, x, backend)
+  chex.assert_trees_all_close(got, expected, rtol=1e-5, atol=1e-5)
+  loop = [jax.grad(loss, argnums=(0, 1))(values[i], x[i], backend) for i in range(6)]
+  chex.assert_trees_all_close(got, jax.tree.map(lambda *a: jnp.stack(a), *loop), rtol=1e-5,
+                              atol=1e-5)
+
+
+def test_sparse_linear_params_are_only_values_and_bias():
+  layer = sparse.SparseLinear(64, k=4, use_bias=True, backend="segment")
+  x = jnp.ones((2, 32))
+  params = layer.init(jax.random.key(0), x)["params"]
+  assert jax.tree.map(jnp.shape, params) == {"values": (64, 4), "bias": (64,)}
+  y = layer.apply({"params": params}, x)
+  idx = layer.indices(32)
+  np.testing.assert_allclose(y, _oracle(np.ones((2, 32)), np.asarray(params["values"]), idx, 32),
+                             rtol=1e-5)
+  # Variance-preserving init: unit-variance inputs give ~unit-variance outputs.
+  big = sparse.SparseLinear(4096, k=8)
+  z = jax.random.normal(jax.random.key(2), (64, 512))
+  out = big.apply(big.init(jax.random.key(3), z), z)
+  assert 0.8 < float(jnp.var(out)) < 1.2
+  with pytest.raises(ValueError, match="Unknown sparse backend"):
+    sparse.SparseLinear(4, backend="csr").init(jax.random.key(0), x)
