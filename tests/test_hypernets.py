@@ -9,7 +9,7 @@ import pytest
 from flax import linen as nn
 
 from hyperjax.hypernets import (PHN_RESNET18_PRESETS, ChunkedHypernet, Conditioner,
-                                MLPHypernet, init_hypernet, target_variances)
+                                MLPHypernet, SparseHypernet, init_hypernet, target_variances)
 from hyperjax.target import Target
 from hyperjax.targets import MLP, make_target
 
@@ -55,10 +55,12 @@ def small_families(spec):
       "mlp": MLPHypernet(spec, hidden=(16, 16)),
       "chunked": ChunkedHypernet(spec, chunk_size=500, num_ws=3, hidden=(16, 16),
                                  chunk_embedding_dim=8),
+      "sparse": SparseHypernet(spec, latent_dim=16, connectivity=4, activation="relu",
+                               conditioner=Conditioner(vector_projection=16, normalize=True)),
   }
 
 
-@pytest.mark.parametrize("family", ["mlp", "chunked"])
+@pytest.mark.parametrize("family", ["mlp", "chunked", "sparse"])
 @pytest.mark.parametrize("target_name", ["phn_lenet", "mnist_two_conv", "cifar_resnet"])
 def test_output_matches_target_spec_and_runs(family, target_name):
   target = make_target(target_name, **({"depth": 8} if target_name == "cifar_resnet" else {}))
@@ -74,7 +76,7 @@ def test_output_matches_target_spec_and_runs(family, target_name):
     chex.assert_tree_all_finite(target.apply(weights, jnp.ones((2, *shape))))
 
 
-@pytest.mark.parametrize("family", ["mlp", "chunked"])
+@pytest.mark.parametrize("family", ["mlp", "chunked", "sparse"])
 def test_vmap_equals_python_loop(family, lenet):
   hnet, params = init_hypernet(small_families(lenet.spec)[family], jax.random.key(1), rays(8))
   conds = rays(5, seed=3)
@@ -85,7 +87,7 @@ def test_vmap_equals_python_loop(family, lenet):
                                 hnet.apply(params, conds[i]), atol=1e-6, rtol=1e-5)
 
 
-@pytest.mark.parametrize("family", ["mlp", "chunked"])
+@pytest.mark.parametrize("family", ["mlp", "chunked", "sparse"])
 def test_jit_equals_no_jit_and_traces_once(family, lenet):
   hnet, params = init_hypernet(small_families(lenet.spec)[family], jax.random.key(2), rays(8))
   chex.clear_trace_counter()
@@ -99,7 +101,7 @@ def test_jit_equals_no_jit_and_traces_once(family, lenet):
     chex.assert_trees_all_close(generate(params, r), hnet.apply(params, r), atol=1e-6, rtol=1e-5)
 
 
-@pytest.mark.parametrize("family", ["mlp", "chunked"])
+@pytest.mark.parametrize("family", ["mlp", "chunked", "sparse"])
 def test_gradients_through_target_are_finite_and_nonzero(family, lenet):
   hnet, params = init_hypernet(small_families(lenet.spec)[family], jax.random.key(3), rays(8))
   x = jax.random.uniform(jax.random.key(5), (4, 36, 36, 1))
@@ -148,7 +150,7 @@ def test_scale_leaves_generated_around_one():
     np.testing.assert_allclose(weights["LayerNorm_0"]["bias"], 0.0)
 
 
-@pytest.mark.parametrize("family", ["mlp", "chunked"])
+@pytest.mark.parametrize("family", ["mlp", "chunked", "sparse"])
 @pytest.mark.parametrize("init,mode", [("hyperfan_in", "fan_in"), ("hyperfan_out", "fan_out")])
 def test_hyperfan_gives_the_plain_targets_he_variance(family, init, mode):
   """Generated kernels have He's variance 2/fan (variance_scaling(2.0, mode)) within 15%.

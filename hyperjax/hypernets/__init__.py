@@ -5,8 +5,9 @@ from hyperjax.hypernets.conditioning import Conditioner, split_condition
 from hyperjax.hypernets.factory import FAMILIES, make_hypernet
 from hyperjax.hypernets.init import INITS, init_hypernet, target_variances
 from hyperjax.hypernets.mlp import MLPHypernet
+from hyperjax.hypernets.sparse import SparseHypernet
 
 __all__ = [
     "ChunkedHypernet", "Conditioner", "FAMILIES", "INITS", "MLPHypernet", "PHN_RESNET18_PRESETS",
-    "default_num_chunks", "init_hypernet", "make_hypernet", "split_condition", "target_variances",
+    "SparseHypernet", "default_num_chunks", "init_hypernet", "make_hypernet", "split_condition", "target_variances",
 ]

@@ -17,6 +17,7 @@ import jax.numpy as jnp
 from flax import linen as nn
 
 from hyperjax.hypernets.conditioning import Conditioner
+from hyperjax.hypernets.init import output_multipliers
 from hyperjax.hypernets.trunk import MLPTrunk
 from hyperjax.spec import WeightSpec
 
@@ -108,4 +109,4 @@ class ChunkedHypernet(nn.Module):
     """
     d_k = self.hidden[-1]
     return {"w_stddev": float((1.0 / (d_k * second_moment)) ** 0.5),
-            "leaf_scales": tuple(float(v ** 0.5) for v in variances)}
+            "leaf_scales": output_multipliers(variances)}

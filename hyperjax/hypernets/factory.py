@@ -7,9 +7,10 @@ from typing import Any, Mapping
 from hyperjax.hypernets.chunked import ChunkedHypernet
 from hyperjax.hypernets.conditioning import Conditioner
 from hyperjax.hypernets.mlp import MLPHypernet
+from hyperjax.hypernets.sparse import SparseHypernet
 from hyperjax.spec import WeightSpec
 
-FAMILIES = {"mlp": MLPHypernet, "chunked": ChunkedHypernet}
+FAMILIES = {"mlp": MLPHypernet, "chunked": ChunkedHypernet, "sparse": SparseHypernet}
 
 
 def make_hypernet(family: str, spec: WeightSpec, conditioner: Conditioner | None = None,
@@ -17,7 +18,7 @@ def make_hypernet(family: str, spec: WeightSpec, conditioner: Conditioner | None
   """``make_hypernet('mlp', spec, hidden=(100, 100, 100))`` -> an unbound Flax module.
 
   Args:
-    family: ``'mlp'`` or ``'chunked'``.
+    family: ``'mlp'``, ``'chunked'`` or ``'sparse'``.
     spec: the target's weight spec.
     conditioner: how conditions are embedded (family default when None).
     **kwargs: the family's attributes (tuples may be given as lists).

@@ -25,11 +25,25 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import linen as nn
 
 from hyperjax.spec import WeightSpec
 
 INITS = ("default", "hyperfan_in", "hyperfan_out")
+# Multiplier of leaves whose hyperfan variance is 0 (norm scales and shifts) in families
+# with fixed per-leaf output multipliers: small, so they start at the plain init, but not
+# 0, which would freeze them.
+ZERO_VARIANCE_MULTIPLIER = 1e-2
+
+
+def output_multipliers(variances, raw_second_moment=1.0) -> tuple[float, ...]:
+  """Fixed per-leaf multipliers giving generated leaf ``i`` the variance ``variances[i]``
+  when the raw outputs have second moment ``raw_second_moment`` (one number, or one per
+  leaf) (chunked and sparse families; see :data:`ZERO_VARIANCE_MULTIPLIER`)."""
+  moments = np.broadcast_to(np.asarray(raw_second_moment, np.float64), (len(variances),))
+  return tuple(float((v / m) ** 0.5) if v > 0 and m > 0 else ZERO_VARIANCE_MULTIPLIER
+               for v, m in zip(variances, moments))
 
 
 def target_variances(spec: WeightSpec, mode: str, scale: float = 1.0) -> list[float]:
@@ -88,9 +102,16 @@ def init_hypernet(module: nn.Module, rng: jax.Array, sample_conds: Any, init: st
   variables = module.init(rng, first)
   if init == "default":
     return module, variables
-  features = jax.vmap(lambda c: module.apply(variables, c, method="features"))(sample_conds)
-  second_moment = float(jnp.mean(jnp.square(features)))
-  if not second_moment > 0:
+  if hasattr(module, "raw_outputs"):
+    # Families with fixed output multipliers on shared raw outputs (sparse): measure the
+    # raw second moment of each leaf's own slice, which a global E[c^2] only approximates.
+    raw = jax.vmap(lambda c: module.apply(variables, c, method="raw_outputs"))(sample_conds)
+    second_moment = [float(jnp.mean(jnp.square(raw[:, l.offset:l.offset + l.size])))
+                     for l in module.spec.leaves]
+  else:
+    features = jax.vmap(lambda c: module.apply(variables, c, method="features"))(sample_conds)
+    second_moment = float(jnp.mean(jnp.square(features)))
+  if not np.all(np.asarray(second_moment) > 0):
     raise ValueError("The hypernetwork's last hidden layer is all zeros on the sample "
                      "conditions; hyperfan init needs non-degenerate conditions.")
   variances = target_variances(module.spec, "fan_" + init.removeprefix("hyperfan_"), scale)
