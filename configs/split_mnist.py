@@ -2,11 +2,15 @@
 
   python -m launch.train --config=configs/split_mnist.py --workdir=runs/split_mnist
   python -m launch.train --config=configs/split_mnist.py:tiny --workdir=runs/split_mnist_tiny
+  python -m launch.train --config=configs/split_mnist.py:sparse --workdir=runs/split_mnist_sparse
 
 ``:tiny`` runs in well under a minute on 2 CPU cores, on the full IDX copy when one is
 found and on the embedded sample otherwise. The default needs the full MNIST IDX files
 (``config.data.idx_dir`` or ``../shared/data/mnist``).
-Override anything from the command line, e.g. ``--config.hypernet.family=chunked``.
+ARG (comma-separated): a hypernetwork family, ``chunked`` (default) or ``sparse`` (Cubelier
+2022: 512-dim task embedding -> sparse layers widening x2 per layer, 3 edges per unit, up to
+the target's 635,602 weights), and a size, ``tiny`` or ``embedded``.
+Override anything from the command line, e.g. ``--config.hypernet.kwargs.backend=segment``.
 """
 
 import ml_collections
@@ -46,18 +50,31 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.eval_every = 1000
   config.log_every = 50
 
-  if arg == "tiny":
+  args = [a for a in (arg or "").split(",") if a]
+  for a in args:
+    if a not in ("chunked", "sparse", "tiny", "embedded"):
+      raise ValueError(f"Unknown config argument {a!r}; use 'chunked' or 'sparse' and/or "
+                       "'tiny' or 'embedded', comma-separated.")
+  if "sparse" in args:
+    config.hypernet.family = "sparse"
+    config.hypernet.embedding_dim = 512
+    config.hypernet.kwargs = ml_collections.ConfigDict(
+        {"latent_dim": config.hypernet.get_ref("embedding_dim"), "base": 2.0,
+         "connectivity": 3, "schedule": "constant", "distribution": "uniform",
+         "activation": "linear", "use_bias": False, "backend": "ell"})
+  if "tiny" in args:
     config.data.allow_embedded = True
     config.target.kwargs = ml_collections.ConfigDict({"hidden": (100, 100)})
-    config.hypernet.kwargs = ml_collections.ConfigDict(
-        {"chunk_size": 4000, "num_ws": 2, "hidden": (64, 64), "chunk_embedding_dim": 16})
+    if "sparse" in args:
+      config.hypernet.embedding_dim = 64
+    else:
+      config.hypernet.kwargs = ml_collections.ConfigDict(
+          {"chunk_size": 4000, "num_ws": 2, "hidden": (64, 64), "chunk_embedding_dim": 16})
     config.batch_size = 64
     config.num_steps = 300
     config.eval_every = 150
-  elif arg == "embedded":
+  elif "embedded" in args:
     config.data.source = "embedded"
     config.num_steps = 1500
     config.eval_every = 500
-  elif arg is not None:
-    raise ValueError(f"Unknown config argument {arg!r}; use 'tiny', 'embedded' or nothing.")
   return config

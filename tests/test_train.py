@@ -96,3 +96,18 @@ def test_cli_bad_config_fails_with_one_clear_message(override, message, tmp_path
   assert message in proc.stderr
   assert "Traceback" not in proc.stderr
   assert not workdir.exists()
+
+
+def test_sparse_hypernet_trains_split_mnist(tmp_path):
+  config = split_mnist.get_config("sparse,tiny")
+  config.data.source = "embedded"
+  config.num_steps, config.eval_every, config.log_every = 60, 60, 10
+  results = multitask.train_and_evaluate(config, str(tmp_path))
+  train = [r for r in read_metrics(str(tmp_path)) if r["kind"] == "train"]
+  assert train[-1]["loss"] < 0.6 * train[0]["loss"]
+  assert results["test_accuracy"] > 0.75 and len(results["test_accuracies"]) == 5
+  assert config.hypernet.kwargs.latent_dim == config.hypernet.embedding_dim == 64
+  # 3 edges per unit from 64 dims doubling up to the target's 88,802 weights, plus the
+  # 5 task embeddings: the parameter count follows from the structure alone.
+  widths = [64 * 2**i for i in range(1, 11)] + [88_802]
+  assert results["num_params"]["hypernet"] == 3 * sum(widths) + 5 * 64
