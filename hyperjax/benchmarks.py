@@ -154,6 +154,57 @@ def bench_front_evaluation(num_images: int = 20_000, num_rays: int = 25, batch_s
   return [{"case": "front_eval", "num_rays": num_rays, "num_images": num_images, **timing}]
 
 
+def _compiled_bytes(compiled) -> int | None:
+  """XLA's estimate of a compiled program's peak memory (arguments + outputs + temps)."""
+  try:
+    stats = compiled.memory_analysis()
+    return int(stats.argument_size_in_bytes + stats.output_size_in_bytes
+               + stats.temp_size_in_bytes)
+  except Exception:  # pylint: disable=broad-except
+    return None
+
+
+def bench_sparse_backends(sizes=(100_000, 1_000_000, 10_000_000), backends=None,
+                          num_conditions=(1, 8), latent_dim: int = 512, repeats: int = 3,
+                          dense_limit_bytes: float = 2e9) -> list[dict]:
+  """Forward+backward of a sparse hypernetwork generating ``P`` weights, per backend.
+
+  The loss is the mean square of the generated weights, differentiated w.r.t. the
+  hypernetwork (``jax.vmap`` over ``num_conditions`` task ids). The ``dense`` backend
+  materialises each layer's ``[out, in]`` matrix and is skipped (marked) when the largest
+  one exceeds ``dense_limit_bytes``.
+  """
+  from hyperjax import sparse  # pylint: disable=g-import-not-at-top
+  from hyperjax.hypernets import SparseHypernet  # pylint: disable=g-import-not-at-top
+  from hyperjax.spec import spec_from_shapes  # pylint: disable=g-import-not-at-top
+
+  rows = []
+  for size in sizes:
+    spec = spec_from_shapes({"w": jax.ShapeDtypeStruct((size,), jnp.float32)})
+    for backend in backends or sparse.BACKENDS:
+      hnet = SparseHypernet.for_tasks(spec, num_tasks=8, latent_dim=latent_dim, backend=backend)
+      widths = hnet.widths()
+      largest = max(a * b for a, b in zip(widths[:-1], widths[1:])) * 4
+      if backend == "dense" and largest > dense_limit_bytes:
+        rows.append({"case": "sparse_hypernet", "P": size, "backend": backend,
+                     "skipped": f"dense [out, in] matrix of {largest / 1e9:.0f} GB"})
+        continue
+      variables = hnet.init(jax.random.key(0), jnp.int32(0))
+      num_params = sum(x.size for x in jax.tree.leaves(variables))
+      for n in num_conditions:
+        def loss(v, tasks):
+          weights = jax.vmap(hnet.apply, in_axes=(None, 0))(v, tasks)
+          return jnp.mean(jnp.square(weights["w"]))
+        grad = jax.jit(jax.value_and_grad(loss))
+        tasks = jnp.arange(n, dtype=jnp.int32)
+        compiled = grad.lower(variables, tasks).compile()
+        timing = time_call(lambda: compiled(variables, tasks), repeats)
+        rows.append({"case": "sparse_hypernet", "P": size, "backend": backend,
+                     "conditions": n, "hnet_params": num_params, **timing,
+                     "compiled_bytes": _compiled_bytes(compiled)})
+  return rows
+
+
 def format_table(rows: list[dict]) -> str:
   """A plain-text table of benchmark rows."""
   keys = []

@@ -34,3 +34,16 @@ def test_format_table_aligns_union_of_columns():
   assert lines[0].split() == ["case", "median_s", "extra"]
   assert "0.1235" in lines[1] and lines[2].split() == ["bb", "3"]
   assert lines[2].index("3") == lines[0].index("extra")  # columns line up
+
+
+def test_sparse_backend_rows_and_dense_skip():
+  rows = benchmarks.bench_sparse_backends(sizes=(3_000,), backends=("ell", "dense"),
+                                          num_conditions=(1, 2), latent_dim=64, repeats=1,
+                                          dense_limit_bytes=1e6)
+  ell = [r for r in rows if r["backend"] == "ell"]
+  assert [r["conditions"] for r in ell] == [1, 2]
+  widths = [128, 256, 512, 1024, 2048, 3000]
+  assert ell[0]["hnet_params"] == 3 * sum(widths) + 8 * 64
+  assert ell[0]["compiled_bytes"] is None or ell[0]["compiled_bytes"] > 4 * ell[0]["hnet_params"]
+  (dense,) = [r for r in rows if r["backend"] == "dense"]
+  assert "skipped" in dense  # 2048 x 3000 floats = 24.6 MB > 1 MB
