@@ -164,7 +164,7 @@ def _compiled_bytes(compiled) -> int | None:
     return None
 
 
-def bench_sparse_backends(sizes=(100_000, 1_000_000, 10_000_000), backends=None,
+def bench_sparse_backends(sizes=(10_000, 100_000, 1_000_000, 10_000_000), backends=None,
                           num_conditions=(1, 8), latent_dim: int = 512, repeats: int = 3,
                           dense_limit_bytes: float = 2e9) -> list[dict]:
   """Forward+backward of a sparse hypernetwork generating ``P`` weights, per backend.

@@ -198,9 +198,8 @@ def calibrate_state(target: Target, weights: Any, batches: Iterable[Any]) -> Any
   """Population statistics of the non-trainable state for one set of weights.
 
   Averages the per-batch statistics of :func:`batch_statistics` over ``batches`` (mean
-  of batch means, mean of batch variances), as in "precise BatchNorm". To calibrate
-  many conditions at once, ``vmap`` :func:`batch_statistics` over the weights (as
-  :func:`hyperjax.pareto.evaluate.make_front_evaluator` does).
+  of batch means, mean of batch variances), as in "precise BatchNorm". For many
+  conditions at once use :func:`calibrate_states` (one compiled call).
 
   Args:
     target: a target with state (e.g. a ResNet with BatchNorm).
@@ -253,7 +252,8 @@ def calibrate_states(target: Target, weights: Any, batches: Any, chunk: int | No
   """
   if not target.has_state:
     raise ValueError(f"{target.name} has no non-trainable state to calibrate.")
-  batches = jnp.asarray(np.stack([np.asarray(b) for b in batches]))
-  if batches.shape[0] == 0:
+  batches = [np.asarray(b) for b in batches]
+  if not batches:
     raise ValueError("calibrate_states needs at least one batch.")
+  batches = jnp.asarray(np.stack(batches))
   return _jitted_calibrate_states(target, chunk)(weights, batches)

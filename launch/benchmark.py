@@ -5,7 +5,7 @@
 Suites: ``conv`` (LeNet convolution implementations), ``pareto`` (PHN step for
 num_rays 1/4/16/64 whole and split batch, EPO step, seconds per epoch, input pipeline vs
 step, 25-ray front evaluation on 20k images), ``sparse`` (sparse hypernetwork forward+backward
-at P = 1e5 / 1e6 / 1e7 for each sparse backend, 1 and 8 conditions, with XLA's memory
+at P = 1e4 / 1e5 / 1e6 / 1e7 for each sparse backend, 1 and 8 conditions, with XLA's memory
 estimate).
 """
 
