@@ -197,6 +197,18 @@ def test_front_evaluator_with_batchnorm_equals_per_ray_loop():
         np.testing.assert_allclose(accs[r, t], np.mean(np.argmax(logits[t], -1) == labels[:, t]))
   with pytest.raises(ValueError, match="calibration"):
     evaluator(variables, rays, images, labels)
+  # The inference API gives each ray's model its own calibrated statistics too.
+  from hyperjax.pareto.inference import ParetoModel  # pylint: disable=g-import-not-at-top
+  import ml_collections  # pylint: disable=g-import-not-at-top
+  model = ParetoModel(ml_collections.ConfigDict({"num_objectives": 2}), target, hnet, variables, 0)
+  logits = model.predict(rays[:2], images[:5], calibration=calibration)
+  for r in range(2):
+    w = hnet.apply(variables, jnp.asarray(rays[r]))
+    state = calibrate_state(target, w, list(calibration))
+    for t, expected in enumerate(target.apply(w, images[:5], state=state, train=False)):
+      np.testing.assert_allclose(logits[t][r], expected, rtol=1e-4, atol=1e-5)
+  with pytest.raises(ValueError, match="pass calibration"):
+    model.predict(rays[:2], images[:5])
 
 
 @pytest.mark.parametrize("preset,count", [("11M", 11_036_684), ("1M", 1_103_564)])
