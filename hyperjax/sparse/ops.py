@@ -52,7 +52,10 @@ def sparse_matmul(x: jax.Array, values: jax.Array, indices: np.ndarray, in_dim: 
     return jnp.moveaxis(summed, 0, -1)
   if backend == "bcoo":
     coords = np.stack([np.repeat(np.arange(out), k), indices.reshape(-1)], axis=1)
-    matrix = jsparse.BCOO((values.reshape(-1), jnp.asarray(coords, jnp.int32)),
+    # The barrier keeps XLA from constant-folding BCOO's index bookkeeping at compile
+    # time (minutes for a million edges); the indices stay fixed all the same.
+    coords = jax.lax.optimization_barrier(jnp.asarray(coords, jnp.int32))
+    matrix = jsparse.BCOO((values.reshape(-1), coords),
                           shape=(out, in_dim), indices_sorted=True, unique_indices=False)
     flat = x.reshape(-1, in_dim)
     return (matrix @ flat.T).T.reshape(*x.shape[:-1], out)
