@@ -10,7 +10,7 @@ found and on the embedded sample otherwise. The default needs the full MNIST IDX
 ARG (comma-separated): a hypernetwork family, ``chunked`` (default) or ``sparse`` (Cubelier
 2022: 512-dim task embedding -> sparse layers widening x2 per layer, 3 edges per unit, up to
 the target's 635,602 weights), and a size, ``tiny`` or ``embedded``.
-Override anything from the command line, e.g. ``--config.hypernet.kwargs.backend=segment``.
+Override anything from the command line, e.g. ``--config.hypernet.kwargs.backend=ell``.
 """
 
 import ml_collections
@@ -61,7 +61,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.hypernet.kwargs = ml_collections.ConfigDict(
         {"latent_dim": config.hypernet.get_ref("embedding_dim"), "base": 2.0,
          "connectivity": 3, "schedule": "constant", "distribution": "uniform",
-         "activation": "linear", "use_bias": False, "backend": "ell"})
+         "activation": "linear", "use_bias": False, "backend": "segment"})
   if "tiny" in args:
     config.data.allow_embedded = True
     config.target.kwargs = ml_collections.ConfigDict({"hidden": (100, 100)})

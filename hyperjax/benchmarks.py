@@ -202,6 +202,7 @@ def bench_sparse_backends(sizes=(10_000, 100_000, 1_000_000, 10_000_000), backen
         rows.append({"case": "sparse_hypernet", "P": size, "backend": backend,
                      "conditions": n, "hnet_params": num_params, **timing,
                      "compiled_bytes": _compiled_bytes(compiled)})
+        print(f"  P={size:,} {backend} x{n}: {timing['median_s']:.4g} s", flush=True)
   return rows
 
 

@@ -71,7 +71,7 @@ class SparseHypernet(nn.Module):
   distribution: str = "uniform"
   activation: str = "linear"
   use_bias: bool = False
-  backend: str = "ell"
+  backend: str = "segment"
   structure_seed: int = 0
   conditioner: Conditioner | None = None
   leaf_scales: tuple[float, ...] | None = None

@@ -36,7 +36,7 @@ class SparseLinear(nn.Module):
   k: int = 3
   distribution: str = "uniform"
   structure_seed: int = 0
-  backend: str = "ell"
+  backend: str = "segment"
   use_bias: bool = False
   value_scale: float = 1.0
   value_init: Callable | None = None
