@@ -62,10 +62,24 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
     raise ValueError("num_epochs and batch_size must be positive.")
 
 
+def build_target(config: ml_collections.ConfigDict) -> Any:
+  """The multi-head target network of a Pareto config."""
+  return make_target(config.target.name, input_shape=INPUT_SHAPE,
+                     num_tasks=config.num_objectives, **as_kwargs(config.target.kwargs))
+
+
+def epoch_experiment(config: ml_collections.ConfigDict, steps_per_epoch: int, best_key: str,
+                     **pieces: Any) -> loop.Experiment:
+  """The loop's :class:`Experiment` for a config counted in epochs (``num_epochs``,
+  ``eval_every_epochs``, ``log_every``); ``pieces`` are its step/evaluation callables."""
+  return loop.Experiment(**pieces, num_steps=config.num_epochs * steps_per_epoch,
+                         eval_every=config.eval_every_epochs * steps_per_epoch,
+                         log_every=config.log_every, best_key=best_key)
+
+
 def build_model(config: ml_collections.ConfigDict) -> tuple[Any, Any, Any]:
   """``(target, hnet, variables)`` as the config describes (deterministic in the seed)."""
-  target = make_target(config.target.name, input_shape=INPUT_SHAPE,
-                       num_tasks=config.num_objectives, **as_kwargs(config.target.kwargs))
+  target = build_target(config)
   cond = as_kwargs(config.hypernet.get("conditioner"))
   conditioner = Conditioner(**cond) if cond else None
   hnet = make_hypernet(config.hypernet.family, target.spec, conditioner,
@@ -170,11 +184,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   def init_state():
     return {"params": variables, "opt_state": optimizer.init(variables)}
 
-  experiment = loop.Experiment(
-      init_state=init_state, train_step=train_step, evaluate=evaluate, summarize=summarize,
-      num_steps=config.num_epochs * steps_per_epoch,
-      eval_every=config.eval_every_epochs * steps_per_epoch, log_every=config.log_every,
-      best_key="val_hypervolume")
+  experiment = epoch_experiment(config, steps_per_epoch, "val_hypervolume",
+                                init_state=init_state, train_step=train_step,
+                                evaluate=evaluate, summarize=summarize)
   results = loop.run(experiment, workdir, config, STRUCTURAL_KEYS)
   print(f"test hypervolume {results['hypervolume']:.4f} (ref {tuple(config.reference_point)}) at "
         f"epoch {results['best_epoch']} (best validation HV {results['val_hypervolume']:.4f}); "

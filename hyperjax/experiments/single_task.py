@@ -29,11 +29,9 @@ import optax
 from hyperjax import data as data_lib
 from hyperjax.data import pipeline
 from hyperjax.experiments import pareto
-from hyperjax.hypernets.factory import as_kwargs
 from hyperjax.pareto import evaluate as evaluate_lib
 from hyperjax.pareto import metrics
 from hyperjax.pareto.step import task_losses
-from hyperjax.targets import make_target
 from hyperjax.training import loop
 
 STRUCTURAL_KEYS = ("data.name", "target", "seed", "batch_size", "num_objectives")
@@ -53,8 +51,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   pareto.validate_config(config)
   dataset = data_lib.load_multi(config.data)
   m = config.num_objectives
-  target = make_target(config.target.name, input_shape=pareto.INPUT_SHAPE, num_tasks=m,
-                       **as_kwargs(config.target.kwargs))
+  target = pareto.build_target(config)
   if target.has_state:
     raise ValueError(f"single_task anchors support targets without BatchNorm; {target.name} "
                      "has statistics.")
@@ -122,11 +119,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     params = jax.vmap(target.init_weights)(keys)
     return {"params": params, "opt_state": optimizer.init(params)}
 
-  experiment = loop.Experiment(
-      init_state=init_state, train_step=train_step, evaluate=evaluate, summarize=summarize,
-      num_steps=config.num_epochs * steps_per_epoch,
-      eval_every=config.eval_every_epochs * steps_per_epoch, log_every=config.log_every,
-      best_key="val_score")
+  experiment = pareto.epoch_experiment(config, steps_per_epoch, "val_score",
+                                       init_state=init_state, train_step=train_step,
+                                       evaluate=evaluate, summarize=summarize)
   results = loop.run(experiment, workdir, config, STRUCTURAL_KEYS)
   print("anchors (test loss per task): " + ", ".join(f"{a:.4f}" for a in results["anchors"]) +
         "; accuracies " + ", ".join(f"{a:.4f}" for a in results["anchor_accuracies"]) +
