@@ -9,7 +9,8 @@ import pytest
 from flax import linen as nn
 
 from hyperjax.hypernets import (PHN_RESNET18_PRESETS, ChunkedHypernet, Conditioner,
-                                MLPHypernet, SparseHypernet, init_hypernet, target_variances)
+                                IndependentNetworks, LinearHypernet, MLPHypernet, SparseHypernet,
+                                init_hypernet, make_hypernet, target_variances)
 from hyperjax.target import Target
 from hyperjax.targets import MLP, make_target
 
@@ -57,10 +58,15 @@ def small_families(spec):
                                  chunk_embedding_dim=8),
       "sparse": SparseHypernet(spec, latent_dim=16, connectivity=4, activation="relu",
                                conditioner=Conditioner(vector_projection=16, normalize=True)),
+      "linear": LinearHypernet(spec, conditioner=Conditioner(vector_projection=16,
+                                                             normalize=True)),
   }
 
 
-@pytest.mark.parametrize("family", ["mlp", "chunked", "sparse"])
+FAMILY_NAMES = ["mlp", "chunked", "sparse", "linear"]
+
+
+@pytest.mark.parametrize("family", FAMILY_NAMES)
 @pytest.mark.parametrize("target_name", ["phn_lenet", "mnist_two_conv", "cifar_resnet"])
 def test_output_matches_target_spec_and_runs(family, target_name):
   target = make_target(target_name, **({"depth": 8} if target_name == "cifar_resnet" else {}))
@@ -76,7 +82,7 @@ def test_output_matches_target_spec_and_runs(family, target_name):
     chex.assert_tree_all_finite(target.apply(weights, jnp.ones((2, *shape))))
 
 
-@pytest.mark.parametrize("family", ["mlp", "chunked", "sparse"])
+@pytest.mark.parametrize("family", FAMILY_NAMES)
 def test_vmap_equals_python_loop(family, lenet):
   hnet, params = init_hypernet(small_families(lenet.spec)[family], jax.random.key(1), rays(8))
   conds = rays(5, seed=3)
@@ -87,7 +93,7 @@ def test_vmap_equals_python_loop(family, lenet):
                                 hnet.apply(params, conds[i]), atol=1e-6, rtol=1e-5)
 
 
-@pytest.mark.parametrize("family", ["mlp", "chunked", "sparse"])
+@pytest.mark.parametrize("family", FAMILY_NAMES)
 def test_jit_equals_no_jit_and_traces_once(family, lenet):
   hnet, params = init_hypernet(small_families(lenet.spec)[family], jax.random.key(2), rays(8))
   chex.clear_trace_counter()
@@ -101,7 +107,7 @@ def test_jit_equals_no_jit_and_traces_once(family, lenet):
     chex.assert_trees_all_close(generate(params, r), hnet.apply(params, r), atol=1e-6, rtol=1e-5)
 
 
-@pytest.mark.parametrize("family", ["mlp", "chunked", "sparse"])
+@pytest.mark.parametrize("family", FAMILY_NAMES)
 def test_gradients_through_target_are_finite_and_nonzero(family, lenet):
   hnet, params = init_hypernet(small_families(lenet.spec)[family], jax.random.key(3), rays(8))
   x = jax.random.uniform(jax.random.key(5), (4, 36, 36, 1))
@@ -150,7 +156,7 @@ def test_scale_leaves_generated_around_one():
     np.testing.assert_allclose(weights["LayerNorm_0"]["bias"], 0.0)
 
 
-@pytest.mark.parametrize("family", ["mlp", "chunked", "sparse"])
+@pytest.mark.parametrize("family", FAMILY_NAMES)
 @pytest.mark.parametrize("init,mode", [("hyperfan_in", "fan_in"), ("hyperfan_out", "fan_out")])
 def test_hyperfan_gives_the_plain_targets_he_variance(family, init, mode):
   """Generated kernels have He's variance 2/fan (variance_scaling(2.0, mode)) within 15%.
@@ -208,3 +214,44 @@ def test_chunked_refuses_too_few_chunks(lenet):
   hnet = ChunkedHypernet(lenet.spec, chunk_size=100, num_ws=2, num_chunks=3)
   with pytest.raises(ValueError, match="cannot cover"):
     hnet.init(jax.random.key(0), jnp.ones(2))
+
+
+def test_linear_hypernet_counts_and_is_affine_in_the_embedding(lenet):
+  """(d + 1) P parameters for a d-dim input; W(a e1 + (1-a) e2) = a W(e1) + (1-a) W(e2)."""
+  hnet = make_hypernet("linear", lenet.spec, Conditioner(num_embeddings=3, embedding_dim=6))
+  params = hnet.init(jax.random.key(0), jnp.asarray(0))
+  assert num_params(params) == 7 * lenet.spec.size + 3 * 6
+  vector = LinearHypernet(lenet.spec)
+  p = vector.init(jax.random.key(0), jnp.ones(4))
+  assert num_params(p) == 5 * lenet.spec.size
+  e1, e2 = jnp.array([1., 0., 2., 3.]), jnp.array([0., 1., -1., 0.5])
+  mixed = vector.apply(p, 0.25 * e1 + 0.75 * e2)
+  expected = jax.tree.map(lambda a, b: 0.25 * a + 0.75 * b, vector.apply(p, e1), vector.apply(p, e2))
+  chex.assert_trees_all_close(mixed, expected, atol=1e-5)
+
+
+def test_independent_networks_are_one_network_per_task(lenet):
+  hnet = make_hypernet("independent", lenet.spec, Conditioner(num_embeddings=4))
+  params = hnet.init(jax.random.key(0), jnp.asarray(0))
+  assert num_params(params) == 4 * lenet.spec.size
+  stacked = jax.vmap(hnet.apply, in_axes=(None, 0))(params, jnp.arange(4))
+  lenet.spec.check(stacked, batch_shape=(4,))
+  # Task t's weights are its own rows; changing task 2's parameters changes no other task.
+  bumped = jax.tree.map(lambda x: x.at[2].add(1.0), params)
+  after = jax.vmap(hnet.apply, in_axes=(None, 0))(bumped, jnp.arange(4))
+  for t in range(4):
+    same = all(np.allclose(a[t], b[t]) for a, b in zip(jax.tree.leaves(after),
+                                                         jax.tree.leaves(stacked)))
+    assert same == (t != 2)
+  # LeCun-normal kernels, zero biases: the plain target's own init statistics.
+  for leaf, w in zip(lenet.spec.leaves, jax.tree.leaves(stacked)):
+    if leaf.kind == "kernel":
+      assert float(jnp.var(w)) * leaf.fan_in == pytest.approx(1.0, rel=0.15)
+    else:
+      assert float(jnp.abs(w).max()) == 0.0
+  with pytest.raises(ValueError, match="task index"):
+    hnet.apply(params, jnp.ones(2))
+  with pytest.raises(ValueError, match="no hyperfan"):
+    init_hypernet(hnet, jax.random.key(0), jnp.arange(4), "hyperfan_in")
+  with pytest.raises(ValueError, match="number of tasks"):
+    IndependentNetworks(lenet.spec).init(jax.random.key(0), jnp.asarray(0))

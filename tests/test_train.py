@@ -16,7 +16,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def tiny_config(**overrides):
-  config = split_mnist.get_config("tiny")
+  config = split_mnist.get_config("chunked,tiny")
   config.data.source = "embedded"
   config.num_steps = 60
   config.eval_every = 30
@@ -90,7 +90,7 @@ def test_workdir_of_another_run_is_refused_untouched(full_run):
 def test_cli_bad_config_fails_with_one_clear_message(override, message, tmp_path):
   workdir = tmp_path / "run"
   proc = subprocess.run(
-      [sys.executable, "-m", "launch.train", "--config=configs/split_mnist.py:tiny",
+      [sys.executable, "-m", "launch.train", "--config=configs/split_mnist.py:chunked,tiny",
        f"--workdir={workdir}", override], cwd=REPO, capture_output=True, text=True, timeout=120)
   assert proc.returncode == 2
   assert message in proc.stderr

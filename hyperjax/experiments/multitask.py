@@ -1,10 +1,14 @@
 """Task-conditioned hypernetworks trained jointly on several tasks.
 
 A learned task embedding (LayerNorm without affine parameters, as in Cubelier 2022)
-goes through a hypernetwork family (MLP or chunked) that returns all the weights of a
-target network; every step trains all tasks at once (``jax.vmap`` over task ids, one
-batch per task). Benchmarks: split MNIST (5 tasks of 2 digits, multi-head) and
-permuted MNIST.
+goes through a hypernetwork family (linear, MLP, chunked, sparse, or one independent
+network per task as the no-sharing baseline) that returns all the weights of a target
+network. ``task_sampling='all'`` trains every task at each step (``jax.vmap`` over task
+ids, one batch per task); ``'cycle'`` trains one task per step in turn (the thesis's
+one task per batch). With ``tasks.holdout`` set, that task is left out of training and
+a model for it is then inferred by learning only its embedding, few-shot
+(:mod:`hyperjax.experiments.new_task`). Benchmarks: split MNIST, permuted MNIST,
+split CIFAR-10 / CIFAR-100 (:mod:`hyperjax.experiments.multitask_configs`).
 
 References:
   von Oswald, Henning, Grewe, Sacramento. "Continual learning with hypernetworks",
@@ -25,12 +29,16 @@ import optax
 
 from hyperjax import data as data_lib
 from hyperjax.data import pipeline, tasks as tasks_lib
+from hyperjax.experiments import new_task
 from hyperjax.hypernets import Conditioner, init_hypernet, make_hypernet
 from hyperjax.hypernets.factory import as_kwargs
 from hyperjax.targets import make_target
 from hyperjax.training import loop
 
-STRUCTURAL_KEYS = ("data.name", "tasks", "target", "hypernet", "seed")
+STRUCTURAL_KEYS = ("data.name", "tasks", "target", "hypernet", "seed", "task_sampling")
+TASK_SAMPLING = ("all", "cycle")
+# The keyword of each zoo target that sets its number of logits (default: num_classes).
+OUTPUT_KWARG = {"mlp": "num_outputs"}
 
 
 def load_tasks(config: ml_collections.ConfigDict) -> tuple[tasks_lib.TaskSet, str]:
@@ -49,15 +57,47 @@ def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
   return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
 
 
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
-  """Trains a task-conditioned hypernetwork on all tasks jointly; returns results."""
+def build_target(config: ml_collections.ConfigDict, taskset: tasks_lib.TaskSet):
+  """The target network of the config, with one logit per class of a task."""
+  sample_shape = taskset.train[0][0].shape[1:]
+  outputs = {OUTPUT_KWARG.get(config.target.name, "num_classes"): taskset.num_classes}
+  return make_target(config.target.name, input_shape=sample_shape, **outputs,
+                     **as_kwargs(config.target.kwargs))
+
+
+def training_task_ids(config: ml_collections.ConfigDict, num_tasks: int) -> list[int]:
+  """All task ids but ``config.tasks.holdout`` (when set)."""
+  holdout = config.tasks.get("holdout")
+  if holdout is None:
+    return list(range(num_tasks))
+  if not 0 <= holdout < num_tasks:
+    raise ValueError(f"tasks.holdout={holdout} is not a task id (0..{num_tasks - 1}).")
+  if num_tasks < 2:
+    raise ValueError("tasks.holdout needs at least 2 tasks.")
+  return [t for t in range(num_tasks) if t != holdout]
+
+
+def validate_config(config: ml_collections.ConfigDict) -> None:
   if not (config.learning_rate > 0 and np.isfinite(config.learning_rate)):
     raise ValueError(f"learning_rate must be a positive finite number, got {config.learning_rate}.")
+  if config.get("task_sampling", "all") not in TASK_SAMPLING:
+    raise ValueError(f"Unknown task_sampling {config.task_sampling!r}; choose one of "
+                     f"{', '.join(TASK_SAMPLING)}.")
+  if config.tasks.get("holdout") is not None:
+    if "new_task" not in config:
+      raise ValueError("tasks.holdout is set but the config has no new_task block (shots, "
+                       "steps, learning_rate, init).")
+    if min(config.new_task.shots, default=0) < 1:
+      raise ValueError(f"new_task.shots must be positive integers, got {config.new_task.shots}.")
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
+  """Trains a task-conditioned hypernetwork on all tasks jointly; returns results."""
+  validate_config(config)
   taskset, source = load_tasks(config)
-  num_tasks = taskset.num_tasks
-  sample_shape = taskset.train[0][0].shape[1:]
-  target = make_target(config.target.name, input_shape=sample_shape,
-                       num_outputs=taskset.num_classes, **as_kwargs(config.target.kwargs))
+  task_ids = training_task_ids(config, taskset.num_tasks)
+  num_tasks = len(task_ids)
+  target = build_target(config, taskset)
   conditioner = Conditioner(num_embeddings=num_tasks, embedding_dim=config.hypernet.embedding_dim,
                             normalize=True)
   hnet = make_hypernet(config.hypernet.family, target.spec, conditioner,
@@ -66,64 +106,74 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
                                   config.hypernet.init, config.hypernet.init_scale)
   optimizer = optax.adam(config.learning_rate)
   num_hnet_params = sum(x.size for x in jax.tree.leaves(variables))
+  sampling = config.get("task_sampling", "all")
   print(f"target {target.name}: {target.num_params:,} params per task; hypernet "
-        f"{config.hypernet.family}: {num_hnet_params:,} params; {num_tasks} tasks; data: {source}")
+        f"{config.hypernet.family}: {num_hnet_params:,} params; {num_tasks} training tasks "
+        f"({sampling} per step); data: {source}")
 
   batch = config.batch_size
-  train_sizes = [len(t[0]) for t in taskset.train]
+  train_sizes = [len(taskset.train[t][0]) for t in task_ids]
   for size in train_sizes:
     pipeline.steps_per_epoch(size, batch)
-  train_x = [jnp.asarray(x) for x, _ in taskset.train]
-  train_y = [jnp.asarray(y) for _, y in taskset.train]
+  train_x = [jnp.asarray(taskset.train[t][0]) for t in task_ids]
+  train_y = [jnp.asarray(taskset.train[t][1]) for t in task_ids]
 
   def task_loss(params, task, x, y):
     weights = hnet.apply(params, task)
     logits = target.apply(weights, x)
     return cross_entropy(logits, y), jnp.mean(jnp.argmax(logits, -1) == y)
 
-  @functools.partial(jax.jit, donate_argnums=0)
-  def update(state, xs, ys):
-    def loss_fn(params):
-      losses, accs = jax.vmap(task_loss, in_axes=(None, 0, 0, 0))(
-          params, jnp.arange(num_tasks), xs, ys)
-      return jnp.mean(losses), accs
+  def apply_gradients(state, loss_fn):
     (loss, accs), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["params"])
     updates, opt_state = optimizer.update(grads, state["opt_state"], state["params"])
     params = optax.apply_updates(state["params"], updates)
     return {"params": params, "opt_state": opt_state}, {"loss": loss, "accuracy": jnp.mean(accs)}
 
+  @functools.partial(jax.jit, donate_argnums=0)
+  def update_all(state, xs, ys):
+    def loss_fn(params):
+      losses, accs = jax.vmap(task_loss, in_axes=(None, 0, 0, 0))(
+          params, jnp.arange(num_tasks), xs, ys)
+      return jnp.mean(losses), accs
+    return apply_gradients(state, loss_fn)
+
+  @functools.partial(jax.jit, donate_argnums=0)
+  def update_one(state, task, x, y):
+    return apply_gradients(state, lambda params: task_loss(params, task, x, y))
+
   def train_step(state, step):
+    if sampling == "cycle":
+      t = step % num_tasks
+      pick = pipeline.batch_indices(train_sizes[t], batch, config.seed + t, step // num_tasks)
+      return update_one(state, jnp.asarray(t), train_x[t][pick], train_y[t][pick])
     picks = [pipeline.batch_indices(n, batch, config.seed + t, step)
              for t, n in enumerate(train_sizes)]
     xs = jnp.stack([x[p] for x, p in zip(train_x, picks)])
     ys = jnp.stack([y[p] for y, p in zip(train_y, picks)])
-    return update(state, xs, ys)
+    return update_all(state, xs, ys)
 
   @jax.jit
-  def correct_count(params, task, x, y, mask):
-    logits = target.apply(hnet.apply(params, task), x)
-    return jnp.sum((jnp.argmax(logits, -1) == y) * mask)
+  def logits_fn(params, task, x):
+    return target.apply(hnet.apply(params, task), x)
 
   def evaluate(state, step):
     del step
-    accuracies = []
-    for task, (x, y) in enumerate(taskset.test):
-      correct = 0
-      for sel, mask in pipeline.padded_batches(len(x), config.eval_batch_size):
-        correct += int(correct_count(state["params"], jnp.asarray(task), x[sel], y[sel], mask))
-      accuracies.append(correct / len(x))
+    accuracies = [
+        new_task.count_correct(lambda x, i=i: logits_fn(state["params"], jnp.asarray(i), x),
+                               *taskset.test[t], config.eval_batch_size)
+        for i, t in enumerate(task_ids)]
     return {"test_accuracy": float(np.mean(accuracies)), "test_accuracies": accuracies}
 
   def init_state():
     return {"params": variables, "opt_state": optimizer.init(variables)}
 
   def summarize(state, evaluations):
-    del state
     final = evaluations[-1]
-    return {
+    results = {
         "experiment": "multitask",
         "tasks": taskset.kind,
-        "task_classes": taskset.classes,
+        "task_ids": task_ids,
+        "task_classes": [taskset.classes[t] for t in task_ids],
         "test_accuracies": final["test_accuracies"],
         "test_accuracy": final["test_accuracy"],
         "num_params": {"hypernet": num_hnet_params, "target": target.num_params,
@@ -131,6 +181,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         "data_source": source,
         "config": config.to_dict(),
     }
+    holdout = config.tasks.get("holdout")
+    if holdout is not None:
+      nt = config.new_task
+      results["new_task"] = {"task": holdout, "classes": taskset.classes[holdout],
+                             **new_task.infer_new_task(
+                                 hnet, target, state["params"], taskset.train[holdout],
+                                 taskset.test[holdout], shots=tuple(nt.shots), steps=nt.steps,
+                                 learning_rate=nt.learning_rate, init=nt.init,
+                                 seed=config.seed, eval_batch_size=config.eval_batch_size)}
+    return results
 
   experiment = loop.Experiment(init_state=init_state, train_step=train_step, evaluate=evaluate,
                                summarize=summarize, num_steps=config.num_steps,

@@ -100,13 +100,12 @@ class ChunkedHypernet(nn.Module):
     raw = [out[leaf.offset:leaf.offset + leaf.size] for leaf in self.spec.leaves]
     return self.spec.assemble(raw, self.leaf_scales)
 
-  def hyperfan_attributes(self, variances: Sequence[float], second_moment: float) -> dict:
+  def hyperfan_attributes(self, variances: Sequence[float], squared_norm: float) -> dict:
     """Unit-variance raw outputs, rescaled per leaf to ``variances[i]``.
 
     The output matrices are shared by all chunks, so one matrix row generates weights
     of different leaves; the per-leaf variance is therefore set by a fixed output
     multiplier (Chang et al. 2020's hyperfan variances, applied after the matrices).
     """
-    d_k = self.hidden[-1]
-    return {"w_stddev": float((1.0 / (d_k * second_moment)) ** 0.5),
+    return {"w_stddev": float((1.0 / squared_norm) ** 0.5),
             "leaf_scales": output_multipliers(variances)}

@@ -6,11 +6,13 @@ from typing import Any, Mapping
 
 from hyperjax.hypernets.chunked import ChunkedHypernet
 from hyperjax.hypernets.conditioning import Conditioner
-from hyperjax.hypernets.mlp import MLPHypernet
+from hyperjax.hypernets.independent import IndependentNetworks
+from hyperjax.hypernets.mlp import LinearHypernet, MLPHypernet
 from hyperjax.hypernets.sparse import SparseHypernet
 from hyperjax.spec import WeightSpec
 
-FAMILIES = {"mlp": MLPHypernet, "chunked": ChunkedHypernet, "sparse": SparseHypernet}
+FAMILIES = {"mlp": MLPHypernet, "linear": LinearHypernet, "chunked": ChunkedHypernet,
+            "sparse": SparseHypernet, "independent": IndependentNetworks}
 
 
 def make_hypernet(family: str, spec: WeightSpec, conditioner: Conditioner | None = None,
@@ -18,7 +20,8 @@ def make_hypernet(family: str, spec: WeightSpec, conditioner: Conditioner | None
   """``make_hypernet('mlp', spec, hidden=(100, 100, 100))`` -> an unbound Flax module.
 
   Args:
-    family: ``'mlp'``, ``'chunked'`` or ``'sparse'``.
+    family: ``'mlp'``, ``'linear'``, ``'chunked'``, ``'sparse'`` or ``'independent'``
+      (one network per task, the no-sharing baseline).
     spec: the target's weight spec.
     conditioner: how conditions are embedded (family default when None).
     **kwargs: the family's attributes (tuples may be given as lists).

@@ -12,8 +12,10 @@ Reference:
 
   times a gain ``scale`` (2 for ReLU targets: He; 1: LeCun / Glorot-style). The
   hypernetwork's head weights then get ``Var(H) = Var(W) / (d_k E[c^2])``. We measure
-  ``E[c^2]`` (the second moment, which is what the product ``H c`` needs) on sample
-  conditions at initialisation instead of assuming a distribution for them.
+  ``d_k E[c^2] = E[||c||^2]`` (the squared norm, which is what the product ``H c``
+  needs) on sample conditions at initialisation instead of assuming a distribution
+  for them; a family without hidden layers (the linear hypernetwork) reads ``c`` as
+  the embedding itself.
 
   Biases of modules without a kernel (normalisation shifts) and ``scale`` leaves are
   generated with zero variance, i.e. exactly the plain target's init (0 and 1).
@@ -102,19 +104,23 @@ def init_hypernet(module: nn.Module, rng: jax.Array, sample_conds: Any, init: st
   variables = module.init(rng, first)
   if init == "default":
     return module, variables
+  if not hasattr(module, "hyperfan_attributes"):
+    raise ValueError(f"{type(module).__name__} has no hyperfan initialisation; set the "
+                     "hypernetwork's init to 'default'.")
   if hasattr(module, "raw_outputs"):
     # Families with fixed output multipliers on shared raw outputs (sparse): measure the
     # raw second moment of each leaf's own slice, which a global E[c^2] only approximates.
     raw = jax.vmap(lambda c: module.apply(variables, c, method="raw_outputs"))(sample_conds)
-    second_moment = [float(jnp.mean(jnp.square(raw[:, l.offset:l.offset + l.size])))
-                     for l in module.spec.leaves]
+    moment = [float(jnp.mean(jnp.square(raw[:, l.offset:l.offset + l.size])))
+              for l in module.spec.leaves]
   else:
+    # E[||c||^2] of the last layer's input c (MLP and chunked families).
     features = jax.vmap(lambda c: module.apply(variables, c, method="features"))(sample_conds)
-    second_moment = float(jnp.mean(jnp.square(features)))
-  if not np.all(np.asarray(second_moment) > 0):
+    moment = float(jnp.mean(jnp.sum(jnp.square(features), axis=-1)))
+  if not np.all(np.asarray(moment) > 0):
     raise ValueError("The hypernetwork's last hidden layer is all zeros on the sample "
                      "conditions; hyperfan init needs non-degenerate conditions.")
   variances = target_variances(module.spec, "fan_" + init.removeprefix("hyperfan_"), scale)
-  rescaled = module.clone(**module.hyperfan_attributes(variances, second_moment))
+  rescaled = module.clone(**module.hyperfan_attributes(variances, moment))
   # Same rng and names: every parameter but the rescaled output layer is identical.
   return rescaled, rescaled.init(rng, first)

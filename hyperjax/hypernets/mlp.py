@@ -28,7 +28,8 @@ class MLPHypernet(nn.Module):
 
   Attributes:
     spec: the target's weight spec.
-    hidden: trunk widths; ``activation`` between them, none after the last.
+    hidden: trunk widths; ``activation`` between them, none after the last. Empty:
+      the heads read the conditioner's output directly (:class:`LinearHypernet`).
     conditioner: maps the condition to the trunk's input (default: the vector as is).
     activation: trunk non-linearity.
     head_stddevs: per-leaf standard deviations of the head kernels (heads then get
@@ -58,17 +59,27 @@ class MLPHypernet(nn.Module):
     self.heads = heads
 
   def features(self, cond: Any) -> jax.Array:
-    """The trunk's output ``c`` ``[hidden[-1]]``, the input of every head."""
+    """The trunk's output ``c`` ``[hidden[-1]]`` (the conditioner's output when
+    ``hidden`` is empty), the input of every head."""
     return self.trunk(self.condition(cond))
 
   def __call__(self, cond: Any) -> Any:
     c = self.features(cond)
     return self.spec.assemble([head(c) for head in self.heads])
 
-  def hyperfan_attributes(self, variances: Sequence[float], second_moment: float) -> dict:
+  def hyperfan_attributes(self, variances: Sequence[float], squared_norm: float) -> dict:
     """Attributes that give generated leaf ``i`` variance ``variances[i]``.
 
-    With ``W_i = H_i c``, ``Var(W_i) = d_k Var(H_i) E[c^2]`` (Chang et al. 2020).
+    With ``W_i = H_i c``, ``Var(W_i) = Var(H_i) E[||c||^2]`` (Chang et al. 2020:
+    ``d_k Var(H_i) E[c^2]``); ``squared_norm`` is ``E[||c||^2]``.
     """
-    d_k = self.hidden[-1]
-    return {"head_stddevs": tuple(float((v / (d_k * second_moment)) ** 0.5) for v in variances)}
+    return {"head_stddevs": tuple(float((v / squared_norm) ** 0.5) for v in variances)}
+
+
+class LinearHypernet(MLPHypernet):
+  """The linear baseline of Cubelier 2022: one linear map from the (normalised) task
+  embedding to every target leaf, ``W_i = H_i e + b_i``; an :class:`MLPHypernet`
+  without hidden layers. Parameters: ``(d + 1) P`` for a ``d``-dim embedding.
+  """
+
+  hidden: Sequence[int] = ()

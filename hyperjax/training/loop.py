@@ -72,6 +72,9 @@ def run(experiment: Experiment, workdir: str, config: ml_collections.ConfigDict,
   Call it once everything that can fail on a bad config or missing data has been
   built: the workdir is claimed here (see :func:`prepare_workdir`), not before.
   """
+  if experiment.num_steps < 1 or experiment.eval_every < 1:
+    raise ValueError(f"num_steps and eval_every must be at least 1, got {experiment.num_steps} "
+                     f"and {experiment.eval_every}.")
   start = time.time()
   prepare_workdir(workdir, config, structural_keys)
   checkpointer = ckpt_lib.Checkpointer(workdir)

@@ -1,0 +1,19 @@
+"""Task-conditioned hypernetworks on split CIFAR-10 (5 tasks of 2 classes).
+
+  python -m launch.train --config=configs/split_cifar10.py --workdir=runs/split_cifar10
+  python -m launch.train --config=configs/split_cifar10.py:chunked,tiny \
+      --workdir=runs/split_cifar10_tiny
+
+Target ResNet-32 without BatchNorm (Cubelier 2022; von Oswald et al. 2020).
+ARG (comma-separated): a family
+(sparse [default], sparse_prelu, chunked, mlp, linear, independent), ``new_task``,
+``cycle``, and a size; see :mod:`hyperjax.experiments.multitask_configs`.
+Needs CIFAR-10 through TensorFlow Datasets (``config.data.tfds_data_dir``; set
+``--config.data.tfds_download=True`` where the internet is reachable).
+"""
+
+from hyperjax.experiments.multitask_configs import base_config
+
+
+def get_config(arg: str | None = None):
+  return base_config("split_cifar10", arg)
