@@ -6,7 +6,8 @@ Suites: ``conv`` (LeNet convolution implementations), ``pareto`` (PHN step for
 num_rays 1/4/16/64 whole and split batch, EPO step, seconds per epoch, input pipeline vs
 step, 25-ray front evaluation on 20k images), ``sparse`` (sparse hypernetwork forward+backward
 at P = 1e4 / 1e5 / 1e6 / 1e7 for each sparse backend, 1 and 8 conditions, with XLA's memory
-estimate).
+estimate), ``sparse_target`` (a sparse hypernetwork generating PHN's 11.4M-parameter
+ResNet-18, then its forward and backward pass).
 """
 
 import json
@@ -19,7 +20,7 @@ from absl import app, flags
 from hyperjax import benchmarks
 
 FLAGS = flags.FLAGS
-flags.DEFINE_enum("suite", "pareto", ["conv", "pareto", "quick", "sparse"], "Which cases to run.")
+flags.DEFINE_enum("suite", "pareto", ["conv", "pareto", "quick", "sparse", "sparse_target"], "Which cases to run.")
 flags.DEFINE_string("out", None, "Write the rows as JSON here.")
 flags.DEFINE_integer("repeats", 5, "Timed repetitions per case (after a warm-up call).")
 
@@ -29,6 +30,8 @@ def main(argv):
   rows = []
   if FLAGS.suite == "sparse":
     rows += benchmarks.bench_sparse_backends(repeats=FLAGS.repeats)
+  if FLAGS.suite == "sparse_target":
+    rows += benchmarks.bench_sparse_large_target(repeats=FLAGS.repeats)
   if FLAGS.suite in ("conv", "pareto", "quick"):
     rows += benchmarks.bench_conv_impls(repeats=FLAGS.repeats)
   if FLAGS.suite == "pareto":

@@ -47,3 +47,14 @@ def test_sparse_backend_rows_and_dense_skip():
   assert ell[0]["compiled_bytes"] is None or ell[0]["compiled_bytes"] > 4 * ell[0]["hnet_params"]
   (dense,) = [r for r in rows if r["backend"] == "dense"]
   assert "skipped" in dense  # 2048 x 3000 floats = 24.6 MB > 1 MB
+
+
+def test_sparse_large_target_rows_count_the_structure():
+  rows = benchmarks.bench_sparse_large_target("phn_lenet", batch_size=4, repeats=1)
+  assert [r["case"] for r in rows] == ["sparse_phn_lenet_generate",
+                                       "sparse_phn_lenet_generate+forward+backward"]
+  # PHN LeNet: 31,910 weights; 512 -> 1024 -> ... -> 16384 -> 31,910, 3 edges per unit,
+  # plus two 512-dim task embeddings.
+  widths = [1024, 2048, 4096, 8192, 16384, 31_910]
+  assert all(r["P"] == 31_910 and r["hnet_params"] == 3 * sum(widths) + 2 * 512 for r in rows)
+  assert all(r["median_s"] > 0 for r in rows)
