@@ -36,6 +36,11 @@ def main(argv):
   summary = {k: v for k, v in results.items() if isinstance(v, (int, float, str))}
   print("results: " + ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
                                 for k, v in sorted(summary.items())))
+  for key, value in sorted(results.items()):  # short lists of numbers, e.g. per-task accuracies
+    if (isinstance(value, list) and 0 < len(value) <= 20
+        and all(isinstance(v, (int, float)) for v in value)):
+      print(f"{key}: [" + ", ".join(f"{v:.4f}" if isinstance(v, float) else str(v)
+                                    for v in value) + "]")
   print(f"wrote {FLAGS.workdir}/results.json")
 
 
