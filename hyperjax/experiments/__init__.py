@@ -12,6 +12,7 @@ EXPERIMENTS = {
     "multitask": "hyperjax.experiments.multitask",
     "pareto": "hyperjax.experiments.pareto",
     "single_task": "hyperjax.experiments.single_task",
+    "static": "hyperjax.experiments.static",
 }
 
 

@@ -11,21 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import jax
-import jax.numpy as jnp
-import numpy as np
 from flax import linen as nn
 
 from hyperjax.hypernets.conditioning import Conditioner, split_condition
+from hyperjax.hypernets.init import plain_leaf_init
 from hyperjax.spec import WeightSpec
-
-
-def _leaf_init(stddev: float):
-  def init(key, shape, dtype=jnp.float32):
-    if stddev == 0.0:
-      return jnp.zeros(shape, dtype)
-    return stddev * jax.random.normal(key, shape, dtype)
-  return init
 
 
 class IndependentNetworks(nn.Module):
@@ -53,16 +43,12 @@ class IndependentNetworks(nn.Module):
 
   def setup(self):
     count = self._count()
-    self.raw = [
-        self.param("_".join(leaf.path),
-                   _leaf_init(float(np.sqrt(1.0 / leaf.fan_in))
-                              if leaf.kind in ("kernel", "embedding", "other") else 0.0),
-                   (count, leaf.size))
-        for leaf in self.spec.leaves]
+    self.copies = [self.param("_".join(leaf.path), plain_leaf_init(leaf), (count, *leaf.shape))
+                   for leaf in self.spec.leaves]
 
   def __call__(self, cond: Any) -> Any:
     vector, index = split_condition(cond)
     if vector is not None or index is None:
       raise ValueError("IndependentNetworks takes a task index as its condition, got a "
                        "vector; use a hypernetwork family for vector conditions.")
-    return self.spec.assemble([r[index] for r in self.raw])
+    return self.spec.treedef.unflatten([c[index] for c in self.copies])

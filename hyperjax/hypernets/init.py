@@ -48,6 +48,21 @@ def output_multipliers(variances, raw_second_moment=1.0) -> tuple[float, ...]:
                for v, m in zip(variances, moments))
 
 
+def plain_leaf_init(leaf):
+  """The plain target's own initialiser for ``leaf`` (Flax's defaults): LeCun normal
+  (``Var = 1 / fan_in``) for kernels and embeddings, 0 for biases and shifts, 1 for
+  normalisation scales. Takes any shape ending in ``leaf.shape`` (leading axes: copies)."""
+  stddev = float(np.sqrt(1.0 / leaf.fan_in)) if leaf.kind in ("kernel", "embedding", "other") \
+      else 0.0
+  base = 1.0 if leaf.kind == "scale" else 0.0
+
+  def init(key, shape, dtype=jnp.float32):
+    if stddev == 0.0:
+      return jnp.full(shape, base, dtype)
+    return stddev * jax.random.normal(key, shape, dtype)
+  return init
+
+
 def target_variances(spec: WeightSpec, mode: str, scale: float = 1.0) -> list[float]:
   """The variance hyperfan-``mode`` gives each generated leaf.
 

@@ -33,6 +33,13 @@ _ZOO: dict[str, tuple[Callable[..., Any], tuple[int, ...], bool]] = {
 TARGET_NAMES = tuple(sorted(_ZOO))
 
 
+def takes_train(name: str) -> bool:
+  """Whether zoo target ``name`` takes ``train=`` (BatchNorm or dropout)."""
+  if name not in _ZOO:
+    raise ValueError(f"Unknown target {name!r}; choose one of {', '.join(TARGET_NAMES)}.")
+  return _ZOO[name][2]
+
+
 def make_target(name: str, input_shape: tuple[int, ...] | None = None, **kwargs) -> Target:
   """Builds a zoo target by name.
 
@@ -56,5 +63,5 @@ def make_target(name: str, input_shape: tuple[int, ...] | None = None, **kwargs)
 __all__ = [
     "CifarResNet", "MLP", "MnistTwoConv", "MultiTaskLeNet", "MultiTaskResNet18",
     "TARGET_NAMES", "VGGBlockNet", "WideResNet", "make_target", "paretomtl_lenet",
-    "phn_lenet",
+    "phn_lenet", "takes_train",
 ]
