@@ -76,6 +76,7 @@ def base_config(dataset: str, arg: str | None = None) -> ml_collections.ConfigDi
   config.hypernet.compare_layers = pattern
   config.hypernet.generated = pattern if hyper else ""
   config.lr_decay = 0.999 if dataset == "mnist" else 0.99995
+  config.min_learning_rate = 1e-4 if dataset == "mnist" else 1e-5
   config.eval_batch_size = 1000
   config.eval_every_epochs = 1
   config.log_every = 20
