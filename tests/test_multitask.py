@@ -28,7 +28,6 @@ CONFIGS = {"split_mnist": split_mnist, "permuted_mnist": permuted_mnist,
 def test_benchmark_configs_build_the_thesis_setups(benchmark, params):
   config = CONFIGS[benchmark].get_config()
   assert config.hypernet.family == "sparse" and config.hypernet.kwargs.latent_dim == 512
-  taskset_classes = config.tasks.classes_per_task
   size = multitask_configs.target_size(benchmark, tiny=False)
   if params is not None:
     assert size == params  # MLP 784-400-400-400-k
@@ -36,23 +35,10 @@ def test_benchmark_configs_build_the_thesis_setups(benchmark, params):
     # ResNet-32 without BatchNorm: 0.46M parameters, k logits.
     assert config.target.name == "cifar_resnet" and not config.target.kwargs.use_batchnorm
     assert size == make_target("cifar_resnet", depth=32, use_batchnorm=False,
-                               num_classes=taskset_classes).num_params
+                               num_classes=config.tasks.classes_per_task).num_params
   chunked = CONFIGS[benchmark].get_config("chunked")
-  spec = multitask.build_target(chunked, _fake_taskset(chunked)).spec
+  spec = multitask_configs.benchmark_target(benchmark, tiny=False).spec
   assert ChunkedHypernet(spec, **chunked.hypernet.kwargs).total_chunks == 23  # thesis: ~23
-
-
-def _fake_taskset(config):
-  dataset = multitask_configs.BENCHMARKS[
-      next(b for b, m in CONFIGS.items() if m.get_config().tasks == config.tasks)][0]
-  shape = (28, 28, 1) if dataset == "mnist" else (32, 32, 3)
-  images = np.zeros((1, *shape), np.float32)
-  labels = np.zeros((1,), np.int32)
-
-  class Fake:
-    train = ((images, labels),)
-    num_classes = config.tasks.classes_per_task
-  return Fake
 
 
 @pytest.mark.parametrize("arg,message", [

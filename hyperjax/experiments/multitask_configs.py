@@ -81,14 +81,19 @@ def _hypernet(family: str, tiny: bool, chunk_size: int) -> ml_collections.Config
   return hnet
 
 
-def target_size(benchmark: str, tiny: bool) -> int:
-  """Parameters of the benchmark's target (to size the chunks)."""
+def benchmark_target(benchmark: str, tiny: bool):
+  """The benchmark's :class:`~hyperjax.target.Target` (one task's network)."""
   from hyperjax.targets import make_target  # pylint: disable=g-import-not-at-top
   dataset, _, classes, _, kind = BENCHMARKS[benchmark]
   target = _target(kind, tiny)
   shape = (28, 28, 1) if dataset == "mnist" else (32, 32, 3)
   outputs = {"num_outputs" if target.name == "mlp" else "num_classes": classes}
-  return make_target(target.name, input_shape=shape, **outputs, **target.kwargs).num_params
+  return make_target(target.name, input_shape=shape, **outputs, **target.kwargs)
+
+
+def target_size(benchmark: str, tiny: bool) -> int:
+  """Parameters of the benchmark's target (to size the chunks)."""
+  return benchmark_target(benchmark, tiny).num_params
 
 
 def base_config(benchmark: str, arg: str | None = None) -> ml_collections.ConfigDict:
