@@ -100,6 +100,14 @@ def test_new_task_inferred_from_few_shots_with_the_hypernet_frozen(tmp_path):
   assert nt["test_accuracy"]["20"] > max(0.65, nt["accuracy_at_init"] - 0.05)
 
 
+def test_independent_networks_infer_a_new_task_from_scratch(tmp_path):
+  config = tiny("independent,new_task", num_steps=10, eval_every=10)
+  config.new_task.shots, config.new_task.steps = (20,), 100
+  nt = multitask.train_and_evaluate(config, str(tmp_path))["new_task"]
+  # A fresh network fits its 40 examples and generalises above chance on 8 vs 9.
+  assert nt["train_accuracy"]["20"] == 1.0 and nt["test_accuracy"]["20"] > 0.65
+
+
 def test_new_task_pieces():
   labels = np.repeat(np.arange(3), 10)
   picks = new_task.few_shot_indices(labels, 4, seed=0)

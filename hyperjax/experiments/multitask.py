@@ -184,12 +184,19 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     holdout = config.tasks.get("holdout")
     if holdout is not None:
       nt = config.new_task
-      results["new_task"] = {"task": holdout, "classes": taskset.classes[holdout],
-                             **new_task.infer_new_task(
-                                 hnet, target, state["params"], taskset.train[holdout],
-                                 taskset.test[holdout], shots=tuple(nt.shots), steps=nt.steps,
-                                 learning_rate=nt.learning_rate, init=nt.init,
-                                 seed=config.seed, eval_batch_size=config.eval_batch_size)}
+      common = dict(shots=tuple(nt.shots), steps=nt.steps, seed=config.seed,
+                    eval_batch_size=config.eval_batch_size)
+      if config.hypernet.family == "independent":
+        # No shared prior to infer from: a fresh network trained on the same shots, at
+        # the joint-training learning rate (the reference row of the new-task table).
+        inferred = new_task.train_from_scratch(
+            target, taskset.train[holdout], taskset.test[holdout],
+            learning_rate=config.learning_rate, **common)
+      else:
+        inferred = new_task.infer_new_task(
+            hnet, target, state["params"], taskset.train[holdout], taskset.test[holdout],
+            learning_rate=nt.learning_rate, init=nt.init, **common)
+      results["new_task"] = {"task": holdout, "classes": taskset.classes[holdout], **inferred}
     return results
 
   experiment = loop.Experiment(init_state=init_state, train_step=train_step, evaluate=evaluate,
