@@ -156,16 +156,20 @@ def _fake_results(family, seed, acc, shots=None):
 
 
 def test_comparison_table_statistics():
-  results = {"sparse": [_fake_results("sparse", s, a, {"5": a - 0.1})
+  results = {"sparse": [_fake_results("sparse", s, a, {"10": a, "5": a - 0.1})
                         for s, a in enumerate([0.9, 0.8, 0.7])],
-             "chunked": [_fake_results("chunked", s, 0.95, {"5": 0.6}) for s in range(3)]}
+             "chunked": [_fake_results("chunked", s, 0.95, {"10": 0.7, "5": 0.6})
+                         for s in range(3)]}
   rows = compare.summarize(results)
   assert rows[0]["test_accuracy"]["mean"] == pytest.approx(0.8)
   assert rows[0]["test_accuracy"]["std"] == pytest.approx(np.std([0.9, 0.8, 0.7], ddof=1))
   assert rows[0]["compression"] == pytest.approx(1000 / 200)
   assert rows[1]["test_accuracy"]["std"] == pytest.approx(0.0, abs=1e-12)
   table = compare.markdown_table(rows, "t")
-  assert "| sparse | 1,000 | 5.00 | 80.00 ± 10.00 | 50.00 ± 0.00 | 70.00 ± 10.00 |" in table
+  # Shot columns in numeric order (5 before 10), whatever order JSON gave the keys in.
+  assert ("| sparse | 1,000 | 5.00 | 80.00 ± 10.00 | 50.00 ± 0.00 | 70.00 ± 10.00 | "
+          "80.00 ± 10.00 |") in table
+  assert table.index("5-shot") < table.index("10-shot")
   assert compare.parse_overrides(["num_steps=20", "data.source=embedded"]) == {
       "num_steps": 20, "data.source": "embedded"}
   with pytest.raises(ValueError, match="KEY=VALUE"):

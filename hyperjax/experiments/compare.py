@@ -99,7 +99,7 @@ def summarize(results: dict[str, list[dict]]) -> list[dict]:
            "per_task": np.mean([r["test_accuracies"] for r in runs], axis=0).tolist(),
            "wall_time_s": float(np.mean([r["wall_time_s"] for r in runs]))}
     if all("new_task" in r for r in runs):
-      shots = list(runs[0]["new_task"]["test_accuracy"])
+      shots = sorted(runs[0]["new_task"]["test_accuracy"], key=int)  # JSON keys are strings
       row["new_task"] = {
           "task": runs[0]["new_task"]["task"],
           "at_init": _mean_std([r["new_task"]["accuracy_at_init"] for r in runs]),
