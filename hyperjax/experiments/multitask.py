@@ -33,7 +33,7 @@ from hyperjax.experiments import new_task
 from hyperjax.hypernets import Conditioner, init_hypernet, make_hypernet
 from hyperjax.hypernets.factory import as_kwargs
 from hyperjax.targets import make_target
-from hyperjax.training import loop
+from hyperjax.training import evaluation, loop
 
 STRUCTURAL_KEYS = ("data.name", "tasks", "target", "hypernet", "seed", "task_sampling")
 TASK_SAMPLING = ("all", "cycle")
@@ -159,7 +159,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   def evaluate(state, step):
     del step
     accuracies = [
-        new_task.count_correct(lambda x, i=i: logits_fn(state["params"], jnp.asarray(i), x),
+        evaluation.accuracy(lambda x, i=i: logits_fn(state["params"], jnp.asarray(i), x),
                                *taskset.test[t], config.eval_batch_size)
         for i, t in enumerate(task_ids)]
     return {"test_accuracy": float(np.mean(accuracies)), "test_accuracies": accuracies}

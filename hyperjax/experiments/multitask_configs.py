@@ -83,11 +83,13 @@ def _hypernet(family: str, tiny: bool, chunk_size: int) -> ml_collections.Config
 
 def benchmark_target(benchmark: str, tiny: bool):
   """The benchmark's :class:`~hyperjax.target.Target` (one task's network)."""
-  from hyperjax.targets import make_target  # pylint: disable=g-import-not-at-top
+  # pylint: disable=g-import-not-at-top
+  from hyperjax.experiments.multitask import OUTPUT_KWARG
+  from hyperjax.targets import make_target
   dataset, _, classes, _, kind = BENCHMARKS[benchmark]
   target = _target(kind, tiny)
   shape = (28, 28, 1) if dataset == "mnist" else (32, 32, 3)
-  outputs = {"num_outputs" if target.name == "mlp" else "num_classes": classes}
+  outputs = {OUTPUT_KWARG.get(target.name, "num_classes"): classes}
   return make_target(target.name, input_shape=shape, **outputs, **target.kwargs)
 
 

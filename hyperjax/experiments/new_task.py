@@ -13,14 +13,14 @@ Reference: Cubelier, "Sparse hypernetworks", MSc thesis, University of Liege, 20
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
-from hyperjax.data import pipeline
+from hyperjax.training import evaluation
 
 EMBED_INITS = ("mean", "random")
 
@@ -69,16 +69,6 @@ def few_shot_indices(labels: np.ndarray, shots: int, seed: int) -> np.ndarray:
   return np.sort(np.concatenate(picks))
 
 
-def count_correct(logits_fn: Callable[[jax.Array], jax.Array], x: np.ndarray, y: np.ndarray,
-                  batch_size: int) -> float:
-  """Accuracy of ``logits_fn`` on ``(x, y)`` in padded batches."""
-  correct = 0
-  for sel, mask in pipeline.padded_batches(len(x), batch_size):
-    logits = logits_fn(jnp.asarray(x[sel]))
-    correct += int(jnp.sum((jnp.argmax(logits, -1) == jnp.asarray(y[sel])) * mask))
-  return correct / len(x)
-
-
 def _fit_full_batch(loss, start, steps: int, learning_rate: float):
   """``steps`` full-batch Adam steps on ``loss(params)`` from ``start``, one compiled scan."""
   optimizer = optax.adam(learning_rate)
@@ -108,7 +98,7 @@ def train_from_scratch(target, train: tuple[np.ndarray, np.ndarray],
   predict = jax.jit(target.apply)
 
   def accuracy(weights, x, y):
-    return count_correct(lambda xb: predict(weights, xb), x, y, eval_batch_size)
+    return evaluation.accuracy(lambda xb: predict(weights, xb), x, y, eval_batch_size)
 
   results = {"accuracy_at_init": accuracy(start, *test), "test_accuracy": {},
              "train_accuracy": {}}
@@ -172,7 +162,7 @@ def infer_new_task(hnet, target, params: Any, train: tuple[np.ndarray, np.ndarra
   predict = jax.jit(logits)
 
   def accuracy(embedding, x, y):
-    return count_correct(lambda xb: predict(params, embedding, xb), x, y, eval_batch_size)
+    return evaluation.accuracy(lambda xb: predict(params, embedding, xb), x, y, eval_batch_size)
 
   results = {"accuracy_at_init": accuracy(start, *test), "test_accuracy": {},
              "train_accuracy": {}}

@@ -27,11 +27,10 @@ import optax
 
 from hyperjax import data as data_lib
 from hyperjax.data import pipeline
-from hyperjax.experiments import new_task
 from hyperjax.hypernets.factory import as_kwargs
 from hyperjax.hypernets.static import StaticHypernet, plan_generated_layers
 from hyperjax.targets import make_target, takes_train
-from hyperjax.training import loop
+from hyperjax.training import evaluation, loop
 
 STRUCTURAL_KEYS = ("data.name", "data.num_val", "max_train", "target", "hypernet", "seed")
 
@@ -142,7 +141,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     return target.apply(weights_of(params), x, state=bn_state, train=False if mode else None)
 
   def evaluate(train_state, step):
-    acc = {name: new_task.count_correct(
+    acc = {name: evaluation.accuracy(
         lambda x: logits_fn(train_state["params"], train_state["state"], x), *split,
         config.eval_batch_size) for name, split in (("val", val), ("test", dataset.test))}
     return {"epoch": step // steps_per_epoch, "val_accuracy": acc["val"],
