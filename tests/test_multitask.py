@@ -120,7 +120,7 @@ def test_new_task_pieces():
   params = hnet.init(jax.random.key(0), jnp.asarray(0))
   path, table = new_task.find_embedding_table(params)
   assert table.shape == (3, 5)
-  extended = new_task.with_new_embedding(params, path, table, jnp.arange(5.0))
+  extended = new_task.with_new_embedding(params, path, jnp.arange(5.0))
   new_table = new_task.find_embedding_table(extended)[1]
   np.testing.assert_array_equal(new_table[:3], table)
   np.testing.assert_array_equal(new_table[3], np.arange(5.0))

@@ -43,14 +43,12 @@ def find_embedding_table(params: Any) -> tuple[tuple[str, ...], jax.Array]:
   return found[0]
 
 
-def with_new_embedding(params: Any, path: tuple[str, ...], table: jax.Array,
-                       new: jax.Array) -> Any:
-  """``params`` with ``new`` appended as the last row of the embedding table."""
-  extended = jnp.concatenate([table, new[None]], axis=0)
+def with_new_embedding(params: Any, path: tuple[str, ...], new: jax.Array) -> Any:
+  """``params`` with ``new`` appended as the last row of the embedding table at ``path``."""
 
   def replace(tree, keys):
     if not keys:
-      return extended
+      return jnp.concatenate([tree, new[None]], axis=0)
     return {**tree, keys[0]: replace(tree[keys[0]], keys[1:])}
 
   return replace(params, path)
@@ -82,6 +80,20 @@ def _fit_full_batch(loss, start, steps: int, learning_rate: float):
   return params
 
 
+def _over_shots(fit, accuracy, start, train, test, shots: Sequence[int], seed: int,
+                label: str) -> dict:
+  """For each ``k``: draw ``k`` examples per class, ``fit(start, x, y)``, measure."""
+  results = {"accuracy_at_init": accuracy(start, *test), "test_accuracy": {},
+             "train_accuracy": {}}
+  for k in shots:
+    sel = few_shot_indices(train[1], int(k), seed)
+    fitted = fit(start, jnp.asarray(train[0][sel]), jnp.asarray(train[1][sel]))
+    results["train_accuracy"][str(k)] = accuracy(fitted, train[0][sel], train[1][sel])
+    results["test_accuracy"][str(k)] = accuracy(fitted, *test)
+    print(f"{label}, {k} shots per class: test accuracy {results['test_accuracy'][str(k)]:.4f}")
+  return results
+
+
 def train_from_scratch(target, train: tuple[np.ndarray, np.ndarray],
                        test: tuple[np.ndarray, np.ndarray], *, shots: Sequence[int], steps: int,
                        learning_rate: float, seed: int, eval_batch_size: int) -> dict:
@@ -100,16 +112,7 @@ def train_from_scratch(target, train: tuple[np.ndarray, np.ndarray],
   def accuracy(weights, x, y):
     return evaluation.accuracy(lambda xb: predict(weights, xb), x, y, eval_batch_size)
 
-  results = {"accuracy_at_init": accuracy(start, *test), "test_accuracy": {},
-             "train_accuracy": {}}
-  for k in shots:
-    sel = few_shot_indices(train[1], int(k), seed)
-    weights = fit(start, jnp.asarray(train[0][sel]), jnp.asarray(train[1][sel]))
-    results["train_accuracy"][str(k)] = accuracy(weights, train[0][sel], train[1][sel])
-    results["test_accuracy"][str(k)] = accuracy(weights, *test)
-    print(f"new task from scratch, {k} shots per class: test accuracy "
-          f"{results['test_accuracy'][str(k)]:.4f}")
-  return results
+  return _over_shots(fit, accuracy, start, train, test, shots, seed, "new task from scratch")
 
 
 def infer_new_task(hnet, target, params: Any, train: tuple[np.ndarray, np.ndarray],
@@ -147,14 +150,10 @@ def infer_new_task(hnet, target, params: Any, train: tuple[np.ndarray, np.ndarra
   # The frozen parameters are arguments, not closed-over constants: XLA would otherwise
   # fold millions of weights into the compiled program.
   def logits(frozen, embedding, x):
-    weights = hnet.apply(with_new_embedding(frozen, path, table_of(frozen), embedding), new_index)
-    return target.apply(weights, x)
-
-  def table_of(frozen):
-    return find_embedding_table(frozen)[1]
+    return target.apply(hnet.apply(with_new_embedding(frozen, path, embedding), new_index), x)
 
   @jax.jit
-  def fit(frozen, embedding, x, y):
+  def fit_embedding(frozen, embedding, x, y):
     def loss(e):
       return optax.softmax_cross_entropy_with_integer_labels(logits(frozen, e, x), y).mean()
     return _fit_full_batch(loss, embedding, steps, learning_rate)
@@ -164,13 +163,5 @@ def infer_new_task(hnet, target, params: Any, train: tuple[np.ndarray, np.ndarra
   def accuracy(embedding, x, y):
     return evaluation.accuracy(lambda xb: predict(params, embedding, xb), x, y, eval_batch_size)
 
-  results = {"accuracy_at_init": accuracy(start, *test), "test_accuracy": {},
-             "train_accuracy": {}}
-  for k in shots:
-    sel = few_shot_indices(train[1], int(k), seed)
-    embedding = fit(params, start, jnp.asarray(train[0][sel]), jnp.asarray(train[1][sel]))
-    results["train_accuracy"][str(k)] = accuracy(embedding, train[0][sel], train[1][sel])
-    results["test_accuracy"][str(k)] = accuracy(embedding, *test)
-    print(f"new task, {k} shots per class: test accuracy "
-          f"{results['test_accuracy'][str(k)]:.4f}")
-  return results
+  return _over_shots(lambda e, x, y: fit_embedding(params, e, x, y), accuracy, start, train,
+                     test, shots, seed, "new task")
