@@ -18,7 +18,6 @@ References:
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import jax
@@ -33,7 +32,7 @@ from hyperjax.experiments import new_task
 from hyperjax.hypernets import Conditioner, init_hypernet, make_hypernet
 from hyperjax.hypernets.factory import as_kwargs
 from hyperjax.targets import make_target
-from hyperjax.training import evaluation, loop
+from hyperjax.training import evaluation, loop, sharding
 
 STRUCTURAL_KEYS = ("data.name", "tasks", "target", "hypernet", "seed", "task_sampling")
 TASK_SAMPLING = ("all", "cycle")
@@ -87,6 +86,9 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
     if "new_task" not in config:
       raise ValueError("tasks.holdout is set but the config has no new_task block (shots, "
                        "steps, learning_rate, init).")
+    if jax.process_count() > 1:
+      raise ValueError("New-task inference (tasks.holdout) runs in one process; drop the "
+                       "holdout or run it without jax.distributed.")
     if min(config.new_task.shots, default=0) < 1:
       raise ValueError(f"new_task.shots must be positive integers, got {config.new_task.shots}.")
 
@@ -94,6 +96,7 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """Trains a task-conditioned hypernetwork on all tasks jointly; returns results."""
   validate_config(config)
+  par = sharding.from_config(config)
   taskset, source = load_tasks(config)
   task_ids = training_task_ids(config, taskset.num_tasks)
   num_tasks = len(task_ids)
@@ -110,13 +113,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   print(f"target {target.name}: {target.num_params:,} params per task; hypernet "
         f"{config.hypernet.family}: {num_hnet_params:,} params; {num_tasks} training tasks "
         f"({sampling} per step); data: {source}")
+  print(par.describe(variables))
 
   batch = config.batch_size
   train_sizes = [len(taskset.train[t][0]) for t in task_ids]
   for size in train_sizes:
     pipeline.steps_per_epoch(size, batch)
-  train_x = [jnp.asarray(taskset.train[t][0]) for t in task_ids]
-  train_y = [jnp.asarray(taskset.train[t][1]) for t in task_ids]
+  train_x = [np.asarray(taskset.train[t][0]) for t in task_ids]
+  train_y = [np.asarray(taskset.train[t][1]) for t in task_ids]
 
   def task_loss(params, task, x, y):
     weights = hnet.apply(params, task)
@@ -129,7 +133,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     params = optax.apply_updates(state["params"], updates)
     return {"params": params, "opt_state": opt_state}, {"loss": loss, "accuracy": jnp.mean(accs)}
 
-  @functools.partial(jax.jit, donate_argnums=0)
+  @par.jit_step
   def update_all(state, xs, ys):
     def loss_fn(params):
       losses, accs = jax.vmap(task_loss, in_axes=(None, 0, 0, 0))(
@@ -137,7 +141,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
       return jnp.mean(losses), accs
     return apply_gradients(state, loss_fn)
 
-  @functools.partial(jax.jit, donate_argnums=0)
+  @par.jit_step
   def update_one(state, task, x, y):
     return apply_gradients(state, lambda params: task_loss(params, task, x, y))
 
@@ -145,27 +149,28 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     if sampling == "cycle":
       t = step % num_tasks
       pick = pipeline.batch_indices(train_sizes[t], batch, config.seed + t, step // num_tasks)
-      return update_one(state, jnp.asarray(t), train_x[t][pick], train_y[t][pick])
+      return update_one(state, par.replicate(np.int32(t)),
+                        *par.gather_rows((train_x[t], train_y[t]), pick))
     picks = [pipeline.batch_indices(n, batch, config.seed + t, step)
              for t, n in enumerate(train_sizes)]
-    xs = jnp.stack([x[p] for x, p in zip(train_x, picks)])
-    ys = jnp.stack([y[p] for y, p in zip(train_y, picks)])
-    return update_all(state, xs, ys)
+    xs = np.stack([x[p] for x, p in zip(train_x, picks)])
+    ys = np.stack([y[p] for y, p in zip(train_y, picks)])
+    return update_all(state, *par.shard_batch((xs, ys), leading="task"))
 
-  @jax.jit
+  @par.jit_replicated
   def logits_fn(params, task, x):
     return target.apply(hnet.apply(params, task), x)
 
   def evaluate(state, step):
     del step
     accuracies = [
-        evaluation.accuracy(lambda x, i=i: logits_fn(state["params"], jnp.asarray(i), x),
-                               *taskset.test[t], config.eval_batch_size)
+        evaluation.accuracy(lambda x, i=i: logits_fn(state["params"], par.replicate(np.int32(i)), x),
+                            *taskset.test[t], config.eval_batch_size, par.shard_batch)
         for i, t in enumerate(task_ids)]
     return {"test_accuracy": float(np.mean(accuracies)), "test_accuracies": accuracies}
 
   def init_state():
-    return {"params": variables, "opt_state": optimizer.init(variables)}
+    return par.create_state(lambda v: {"params": v, "opt_state": optimizer.init(v)}, variables)
 
   def summarize(state, evaluations):
     final = evaluations[-1]

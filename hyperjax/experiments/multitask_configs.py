@@ -119,6 +119,8 @@ def base_config(benchmark: str, arg: str | None = None) -> ml_collections.Config
   config = ml_collections.ConfigDict()
   config.experiment = "multitask"
   config.seed = 0
+  # Devices: axis=size pairs over data/model/ray/task (hyperjax.training.sharding).
+  config.mesh = "data=-1"
   config.data = default_data_config(dataset)
   config.tasks = ml_collections.ConfigDict(
       {"kind": kind, "classes_per_task": classes, "num_tasks": num_tasks,

@@ -31,7 +31,7 @@ from hyperjax.pareto import plot as plot_lib
 from hyperjax.pareto import rays as rays_lib
 from hyperjax.pareto import solvers, step as step_lib
 from hyperjax.targets import make_target
-from hyperjax.training import loop
+from hyperjax.training import loop, sharding
 
 STRUCTURAL_KEYS = ("data.name", "target", "hypernet", "seed", "solver", "num_rays",
                    "ray_batching", "batch_size", "num_objectives")
@@ -103,6 +103,7 @@ def solver_options(config: ml_collections.ConfigDict) -> dict:
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """Trains a Pareto hypernetwork, evaluates the front every epoch, writes results."""
   validate_config(config)
+  par = sharding.from_config(config)
   dataset = data_lib.load_multi(config.data)
   target, hnet, variables = build_model(config)
   train_x, train_y = dataset.train
@@ -111,27 +112,30 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         f"hypernet {config.hypernet.family}: {num_hnet:,} params | data {dataset.name} from "
         f"{dataset.source}: {len(train_x):,} train / {len(dataset.val[0]):,} val / "
         f"{len(dataset.test[0]):,} test")
+  print(par.describe(variables))
 
   optimizer = optax.adam(config.learning_rate)
   train_mode = True if target.has_state else None
   step_fn = step_lib.make_train_step(
       hnet, target, optimizer, solver=config.solver, num_objectives=config.num_objectives,
       num_rays=config.num_rays, ray_alpha=config.ray_alpha, ray_batching=config.ray_batching,
-      solver_options=solver_options(config), train_mode=train_mode)
+      solver_options=solver_options(config), train_mode=train_mode, par=par)
   steps_per_epoch = pipeline.steps_per_epoch(len(train_x), config.batch_size)
   eval_rays = rays_lib.evaluation_rays(config.num_eval_rays, config.num_objectives,
                                        tuple(config.eval_ray_angles))
   evaluator = evaluate_lib.make_front_evaluator(hnet, target, config.eval_batch_size,
-                                                config.eval_ray_chunk or None)
+                                                config.eval_ray_chunk or None, par)
   base_key = jax.random.key(config.seed + 2)
   calibration = None
   if target.has_state:
-    calibration = [train_x[pipeline.batch_indices(len(train_x), config.batch_size, config.seed, s)]
-                   for s in range(config.bn_calibration_batches)]
+    calibration = par.replicate(np.stack(
+        [train_x[pipeline.batch_indices(len(train_x), config.batch_size, config.seed, s)]
+         for s in range(config.bn_calibration_batches)]))
 
   def train_step(state, step):
     sel = pipeline.batch_indices(len(train_x), config.batch_size, config.seed, step)
-    return step_fn(state, train_x[sel], train_y[sel], jax.random.fold_in(base_key, step))
+    return step_fn(state, *par.gather_rows((train_x, train_y), sel),
+                   par.replicate(jax.random.fold_in(base_key, step)))
 
   def evaluate(state, step):
     record = {"epoch": step // steps_per_epoch}
@@ -182,7 +186,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     return results
 
   def init_state():
-    return {"params": variables, "opt_state": optimizer.init(variables)}
+    return par.create_state(lambda v: {"params": v, "opt_state": optimizer.init(v)}, variables)
 
   experiment = epoch_experiment(config, steps_per_epoch, "val_hypervolume",
                                 init_state=init_state, train_step=train_step,
@@ -212,6 +216,8 @@ def base_config(dataset: str, arg: str | None = None) -> ml_collections.ConfigDi
   config = ml_collections.ConfigDict()
   config.experiment = "pareto"
   config.seed = 42
+  # Devices: axis=size pairs over data/model/ray/task (hyperjax.training.sharding).
+  config.mesh = "data=-1"
   config.data = data_lib.default_data_config(dataset)
   config.num_objectives = 2
 

@@ -15,7 +15,6 @@ Reference: Ha, Dai, Le. "HyperNetworks", ICLR 2017.
 
 from __future__ import annotations
 
-import functools
 import os
 from typing import Any
 
@@ -30,7 +29,7 @@ from hyperjax.data import pipeline
 from hyperjax.hypernets.factory import as_kwargs
 from hyperjax.hypernets.static import StaticHypernet, plan_generated_layers
 from hyperjax.targets import make_target, takes_train
-from hyperjax.training import evaluation, loop
+from hyperjax.training import evaluation, loop, sharding
 
 STRUCTURAL_KEYS = ("data.name", "data.num_val", "max_train", "target", "hypernet", "seed")
 
@@ -96,6 +95,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   train, val = split_validation(dataset.train, data.num_val, config.seed)
   if config.get("max_train"):  # tiny runs: a prefix of the (shuffled) training split
     train = (train[0][:config.max_train], train[1][:config.max_train])
+  par = sharding.from_config(config)
   target, model, params, state = build(config, train[0].shape[1:])
   counts = parameter_counts(target, model, config)
   counts["trainable"] = int(sum(x.size for x in jax.tree.leaves(params)))
@@ -103,6 +103,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         f"params; generated layers {counts['layers_plain']:,} params plain"
         + (f" vs {counts['layers_hyper']:,} hyper" if model else "")
         + f"; data {dataset.source}: {len(train[0])}/{len(val[0])}/{len(dataset.test[0])}")
+  print(par.describe(params))
   schedule = optax.exponential_decay(config.learning_rate, 1, config.lr_decay,
                                      end_value=config.min_learning_rate)
   optimizer = optax.adam(schedule)
@@ -122,7 +123,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     loss = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
     return loss, (new_state, jnp.mean(jnp.argmax(logits, -1) == y))
 
-  @functools.partial(jax.jit, donate_argnums=0)
+  @par.jit_step
   def update(train_state, x, y, rng):
     (loss, (bn_state, acc)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
         train_state["params"], train_state["state"], x, y, rng)
@@ -133,22 +134,23 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   def train_step(train_state, step):
     idx = pipeline.batch_indices(len(train[0]), config.batch_size, config.seed, step)
     x = augment(train[0][idx], config.pad, config.flip, config.seed, step)
-    return update(train_state, jnp.asarray(x), jnp.asarray(train[1][idx]),
-                  jax.random.fold_in(jax.random.key(config.seed), step))
+    return update(train_state, *par.shard_batch((x, train[1][idx])),
+                  par.replicate(jax.random.fold_in(jax.random.key(config.seed), step)))
 
-  @jax.jit
+  @par.jit_replicated
   def logits_fn(params, bn_state, x):
     return target.apply(weights_of(params), x, state=bn_state, train=False if mode else None)
 
   def evaluate(train_state, step):
     acc = {name: evaluation.accuracy(
         lambda x: logits_fn(train_state["params"], train_state["state"], x), *split,
-        config.eval_batch_size) for name, split in (("val", val), ("test", dataset.test))}
+        config.eval_batch_size, par.shard_batch) for name, split in (("val", val), ("test", dataset.test))}
     return {"epoch": step // steps_per_epoch, "val_accuracy": acc["val"],
             "test_accuracy": acc["test"]}
 
   def init_state():
-    return {"params": params, "state": state, "opt_state": optimizer.init(params)}
+    return par.create_state(
+        lambda p, s: {"params": p, "state": s, "opt_state": optimizer.init(p)}, params, state)
 
   def summarize(train_state, evaluations):
     best = max(evaluations, key=lambda e: e["val_accuracy"])
@@ -160,7 +162,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     kernel = dict(zip((l.name for l in target.spec.leaves),
                       jax.tree.leaves(weights_of(train_state["params"]))))[layer]
     path = os.path.join(workdir, "kernels.png")
-    plot_kernels(np.asarray(kernel), path, f"{'generated' if model else 'learned'} {layer}")
+    if jax.process_index() == 0:
+      plot_kernels(np.asarray(kernel), path, f"{'generated' if model else 'learned'} {layer}")
     results["kernels_figure"] = path
     return results
 

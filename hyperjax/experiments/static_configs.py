@@ -51,6 +51,8 @@ def base_config(dataset: str, arg: str | None = None) -> ml_collections.ConfigDi
   config = ml_collections.ConfigDict()
   config.experiment = "static"
   config.seed = 0
+  # Devices: axis=size pairs over data/model/ray/task (hyperjax.training.sharding).
+  config.mesh = "data=-1"
   config.data = default_data_config(dataset)
   config.data.num_val = 5000
   config.hypernet = ml_collections.ConfigDict()

@@ -18,7 +18,8 @@ from hyperjax.pareto import metrics
 from hyperjax.target import Target, calibrate_states
 
 
-def make_front_evaluator(hnet: Any, target: Target, batch_size: int, ray_chunk: int | None = None):
+def make_front_evaluator(hnet: Any, target: Target, batch_size: int, ray_chunk: int | None = None,
+                         par: Any = None):
   """Builds ``evaluate(variables, rays, images, labels) -> (losses [E, m], accs [E, m])``.
 
   The weights of all ``E`` rays are generated once (``vmap``); each batch of the split
@@ -26,7 +27,11 @@ def make_front_evaluator(hnet: Any, target: Target, batch_size: int, ray_chunk: 
   ``ray_chunk`` rays to bound memory). Targets with BatchNorm are evaluated with
   per-ray population statistics (:func:`hyperjax.target.calibrate_states`, all rays
   in one compiled call) from ``calibration`` batches (``[num_batches, batch, ...]``).
+  With ``par`` (a :class:`hyperjax.training.sharding.Parallelism`), each batch is split
+  over the mesh's ``'data'`` axis and the sums come back replicated.
   """
+  jit_sums = jax.jit if par is None else par.jit_replicated
+  put = jnp.asarray if par is None else par.shard_batch
 
   @jax.jit
   def generate(variables, rays):
@@ -40,7 +45,7 @@ def make_front_evaluator(hnet: Any, target: Target, batch_size: int, ray_chunk: 
     correct = jnp.stack([jnp.argmax(l, -1) == labels[:, i] for i, l in enumerate(logits)], -1)
     return jnp.sum(ce * mask[:, None], 0), jnp.sum(correct * mask[:, None], 0)
 
-  @jax.jit
+  @jit_sums
   def batch_sums(weights, states, images, labels, mask):
     fn = lambda w, s: per_ray(w, s, images, labels, mask)
     if ray_chunk:
@@ -48,7 +53,7 @@ def make_front_evaluator(hnet: Any, target: Target, batch_size: int, ray_chunk: 
     return jax.vmap(fn)(weights, states)
 
   def evaluate(variables, rays, images, labels, calibration=None):
-    rays = jnp.asarray(rays)
+    rays = jnp.asarray(rays) if par is None else par.replicate(np.asarray(rays, np.float32))
     weights = generate(variables, rays)
     states = None
     if target.has_state:
@@ -57,8 +62,8 @@ def make_front_evaluator(hnet: Any, target: Target, batch_size: int, ray_chunk: 
       states = calibrate_states(target, weights, calibration, ray_chunk)
     loss_sum, correct = 0.0, 0.0
     for sel, mask in pipeline.padded_batches(len(images), batch_size):
-      l, c = batch_sums(weights, states, images[sel], labels[sel], mask)
-      loss_sum, correct = loss_sum + l, correct + c
+      l, c = batch_sums(weights, states, *put((images[sel], labels[sel], mask)))
+      loss_sum, correct = loss_sum + np.asarray(l), correct + np.asarray(c)
     n = len(images)
     return np.asarray(loss_sum) / n, np.asarray(correct) / n
 

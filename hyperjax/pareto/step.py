@@ -47,7 +47,7 @@ def _gram(jacobian: Any) -> jax.Array:
 def make_train_step(hnet: Any, target: Target, optimizer: optax.GradientTransformation, *,
                     solver: str, num_objectives: int, num_rays: int = 1, ray_alpha: float = 0.2,
                     ray_batching: str = "whole", solver_options: dict | None = None,
-                    train_mode: bool | None = None) -> Callable:
+                    train_mode: bool | None = None, par: Any = None) -> Callable:
   """Builds ``step(state, images, labels, rng) -> (state, metrics)`` (jitted, donating state).
 
   Each step draws ``num_rays`` rays from Dirichlet(``ray_alpha``); every ray either sees
@@ -69,6 +69,8 @@ def make_train_step(hnet: Any, target: Target, optimizer: optax.GradientTransfor
     ray_batching: ``'whole'`` or ``'split'``.
     solver_options: extra solver arguments (EPO ``eps``/``relax``, CPMTL ``references``).
     train_mode: ``train=`` for targets with BatchNorm (None for targets without).
+    par: a :class:`hyperjax.training.sharding.Parallelism`: the step keeps the state's
+      shardings and splits the rays over the mesh's ``'ray'`` axis (default: one device).
   """
   if solver not in solvers.SOLVERS:
     raise ValueError(f"Unknown solver {solver!r}; choose one of {', '.join(solvers.SOLVERS)}.")
@@ -99,15 +101,18 @@ def make_train_step(hnet: Any, target: Target, optimizer: optax.GradientTransfor
     grads, (losses, accuracies, weights) = jax.grad(scalar, has_aux=True)(variables)
     return grads, losses, accuracies, weights
 
-  @functools.partial(jax.jit, donate_argnums=0)
   def step(state, images, labels, rng):
     rays = rays_lib.sample_rays(rng, num_rays, ray_alpha, num_objectives)
+    if par is not None:
+      rays = par.constrain(rays, "ray")
     if ray_batching == "split":
       if images.shape[0] % num_rays:
         raise ValueError(f"batch_size {images.shape[0]} is not divisible by num_rays {num_rays} "
                          "(needed for ray_batching='split').")
       images = images.reshape(num_rays, -1, *images.shape[1:])
       labels = labels.reshape(num_rays, -1, *labels.shape[1:])
+      if par is not None:
+        images, labels = (par.constrain(a, "ray", "data") for a in (images, labels))
       data_axes = 0
     else:
       data_axes = None
@@ -122,7 +127,9 @@ def make_train_step(hnet: Any, target: Target, optimizer: optax.GradientTransfor
       metrics[f"accuracy_{i}"] = jnp.mean(accuracies[:, i])
     return {"params": params, "opt_state": opt_state}, metrics
 
-  return step
+  if par is not None:
+    return par.jit_step(step)
+  return functools.partial(jax.jit, donate_argnums=0)(step)
 
 
 def _vjp_with_aux(fn, variables, ray, images, labels):

@@ -65,8 +65,15 @@ def _read_evaluations(path: str) -> list[dict]:
     return []
 
 
+def _sync(name: str) -> None:
+  """A barrier across processes (nothing with one process)."""
+  if jax.process_count() > 1:
+    from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+    multihost_utils.sync_global_devices(name)
+
+
 def run(experiment: Experiment, workdir: str, config: ml_collections.ConfigDict,
-        structural_keys: Sequence[str], is_main_process: bool = True) -> dict:
+        structural_keys: Sequence[str], is_main_process: bool | None = None) -> dict:
   """Trains, evaluates, checkpoints and writes results; resumes if ``workdir`` has a run.
 
   Call it once everything that can fail on a bad config or missing data has been
@@ -75,8 +82,15 @@ def run(experiment: Experiment, workdir: str, config: ml_collections.ConfigDict,
   if experiment.num_steps < 1 or experiment.eval_every < 1:
     raise ValueError(f"num_steps and eval_every must be at least 1, got {experiment.num_steps} "
                      f"and {experiment.eval_every}.")
+  if is_main_process is None:
+    is_main_process = jax.process_index() == 0
   start = time.time()
-  prepare_workdir(workdir, config, structural_keys)
+  # Every process checks the workdir before process 0 writes to it.
+  prepare_workdir(workdir, config, structural_keys, write=False)
+  _sync("workdir checked")
+  if is_main_process:
+    prepare_workdir(workdir, config, structural_keys)
+  _sync("workdir ready")
   checkpointer = ckpt_lib.Checkpointer(workdir)
   state = experiment.init_state()
   step = 0

@@ -14,13 +14,14 @@ class WorkdirError(ValueError):
 
 
 def prepare_workdir(workdir: str, config: ml_collections.ConfigDict,
-                    structural_keys: Sequence[str]) -> None:
+                    structural_keys: Sequence[str], write: bool = True) -> None:
   """Creates ``workdir`` or checks that it holds a run of the same experiment.
 
   The first run writes ``workdir/config.json``. A later run in the same directory
   resumes only when the experiment and every ``structural_keys`` entry (those that
   change the shapes of the checkpointed state) are unchanged; otherwise it stops with
-  a message and touches nothing.
+  a message and touches nothing. With ``write=False`` it only checks (the processes
+  of a multi-process run other than process 0).
   """
   path = os.path.join(workdir, "config.json")
   current = json.loads(config.to_json_best_effort())
@@ -36,6 +37,8 @@ def prepare_workdir(workdir: str, config: ml_collections.ConfigDict,
   if os.path.isdir(workdir) and os.listdir(workdir):
     raise WorkdirError(f"{workdir} is not empty and holds no hyperjax run (no config.json); "
                        "choose an empty or new --workdir.")
+  if not write:
+    return
   os.makedirs(workdir, exist_ok=True)
   with open(path, "w") as f:
     json.dump(current, f, indent=2, sort_keys=True)
