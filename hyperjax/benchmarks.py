@@ -154,7 +154,7 @@ def bench_front_evaluation(num_images: int = 20_000, num_rays: int = 25, batch_s
   return [{"case": "front_eval", "num_rays": num_rays, "num_images": num_images, **timing}]
 
 
-def _compiled_bytes(compiled) -> int | None:
+def compiled_bytes(compiled) -> int | None:
   """XLA's estimate of a compiled program's peak memory (arguments + outputs + temps)."""
   try:
     stats = compiled.memory_analysis()
@@ -201,7 +201,7 @@ def bench_sparse_backends(sizes=(10_000, 100_000, 1_000_000, 10_000_000), backen
         timing = time_call(lambda: compiled(variables, tasks), repeats)
         rows.append({"case": "sparse_hypernet", "P": size, "backend": backend,
                      "conditions": n, "hnet_params": num_params, **timing,
-                     "compiled_bytes": _compiled_bytes(compiled)})
+                     "compiled_bytes": compiled_bytes(compiled)})
         print(f"  P={size:,} {backend} x{n}: {timing['median_s']:.4g} s", flush=True)
   return rows
 
@@ -235,7 +235,7 @@ def bench_sparse_large_target(target_name: str = "phn_resnet18", batch_size: int
     timing = time_call(lambda: compiled(variables, jnp.int32(0)), repeats)
     rows.append({"case": f"sparse_{target_name}_{name}", "P": target.num_params,
                  "hnet_params": num_params, "batch": batch_size if "forward" in name else None,
-                 **timing, "compiled_bytes": _compiled_bytes(compiled)})
+                 **timing, "compiled_bytes": compiled_bytes(compiled)})
     print(f"  {target_name} ({target.num_params:,} weights) {name}: {timing['median_s']:.3g} s",
           flush=True)
   return rows

@@ -7,27 +7,81 @@ num_rays 1/4/16/64 whole and split batch, EPO step, seconds per epoch, input pip
 step, 25-ray front evaluation on 20k images), ``sparse`` (sparse hypernetwork forward+backward
 at P = 1e4 / 1e5 / 1e6 / 1e7 for each sparse backend, 1 and 8 conditions, with XLA's memory
 estimate), ``sparse_target`` (a sparse hypernetwork generating PHN's 11.4M-parameter
-ResNet-18, then its forward and backward pass).
+ResNet-18, then its forward and backward pass), ``scale`` (the standard cases -- PHN
+step at 1/16/64 rays, chunked ResNet-18 hypernet step, sparse hypernet step at 1e6
+outputs, Ha's static MNIST step -- in one process per device count, with speedup and
+efficiency; ``--cpu_devices`` fakes CPU devices), ``large_target`` (a chunked hypernetwork
+generating a 100M-weight MLP: one device, then sharded over ``--large_target_mesh``).
+
+  python -m launch.benchmark --suite=scale --device_counts=1,8 --out=benchmarks/scale_cpu.json
+  python -m launch.benchmark --suite=large_target --cpu_devices=8 --out=benchmarks/large_target_cpu.json
 """
 
 import json
 import os
 import platform
+import subprocess
+import sys
 
-import jax
-from absl import app, flags
+# --cpu_devices=N must act before JAX starts: N fake CPU devices (XLA's host platform).
+for _arg in sys.argv[1:]:
+  if _arg.startswith("--cpu_devices="):
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform"
+                               f"_device_count={_arg.split('=', 1)[1]}").strip()
 
-from hyperjax import benchmarks
+import jax  # noqa: E402
+from absl import app, flags  # noqa: E402
+
+from hyperjax import benchmarks  # noqa: E402
 
 FLAGS = flags.FLAGS
-flags.DEFINE_enum("suite", "pareto", ["conv", "pareto", "quick", "sparse", "sparse_target"], "Which cases to run.")
+SUITES = ["conv", "pareto", "quick", "sparse", "sparse_target", "scale", "scale_devices",
+          "large_target"]
+flags.DEFINE_enum("suite", "pareto", SUITES, "Which cases to run.")
+flags.DEFINE_integer("cpu_devices", None, "Run on this many fake CPU devices (set before JAX "
+                     "starts; CPU only).")
+flags.DEFINE_list("device_counts", ["1", "8"], "scale: the device counts compared (one process "
+                  "each; fake CPU devices on CPU, the first N accelerators otherwise).")
+flags.DEFINE_string("large_target_mesh", "data=1,model=-1", "large_target: the mesh.")
 flags.DEFINE_string("out", None, "Write the rows as JSON here.")
 flags.DEFINE_integer("repeats", 5, "Timed repetitions per case (after a warm-up call).")
+
+
+def scale_rows(counts: list[int], repeats: int) -> list[dict]:
+  """The standard cases in one fresh process per device count, side by side: each row
+  gets ``speedup`` (step time on 1 device / on N) and ``efficiency`` (speedup / N)."""
+  rows = []
+  for n in counts:
+    cmd = [sys.executable, "-m", "launch.benchmark", "--suite=scale_devices",
+           f"--repeats={repeats}", "--out=/dev/stdout"]
+    env = dict(os.environ)
+    if jax.default_backend() == "cpu":
+      cmd.append(f"--cpu_devices={n}")
+    else:
+      env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, range(n)))
+    print(f"scale: {n} device(s)...", flush=True)
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True).stdout
+    rows += json.loads(out[out.index("{\n"):])["rows"]
+  base = {r["case"]: r["median_s"] for r in rows if r["devices"] == 1}
+  for r in rows:
+    if r["case"] in base:
+      r["speedup"] = base[r["case"]] / r["median_s"]
+      r["efficiency"] = r["speedup"] / r["devices"]
+  return rows
 
 
 def main(argv):
   del argv
   rows = []
+  if FLAGS.suite == "scale":
+    rows += scale_rows([int(n) for n in FLAGS.device_counts], FLAGS.repeats)
+  if FLAGS.suite == "scale_devices":
+    from hyperjax import scaling  # pylint: disable=g-import-not-at-top
+    rows += scaling.standard_cases(repeats=FLAGS.repeats)
+  if FLAGS.suite == "large_target":
+    from hyperjax import scaling  # pylint: disable=g-import-not-at-top
+    rows += scaling.bench_large_target(mesh="data=1", repeats=FLAGS.repeats)
+    rows += scaling.bench_large_target(mesh=FLAGS.large_target_mesh, repeats=FLAGS.repeats)
   if FLAGS.suite == "sparse":
     rows += benchmarks.bench_sparse_backends(repeats=FLAGS.repeats)
   if FLAGS.suite == "sparse_target":
@@ -46,6 +100,9 @@ def main(argv):
   machine = {"platform": device.platform, "device": device.device_kind,
              "num_devices": jax.device_count(), "cpu_count": os.cpu_count(),
              "processor": platform.processor() or platform.machine(), "jax": jax.__version__}
+  if FLAGS.out == "/dev/stdout":  # a worker of the scale suite: JSON only
+    print(json.dumps({"machine": machine, "rows": rows}, indent=2))
+    return
   print(f"machine: {machine}")
   print(benchmarks.format_table(rows))
   if FLAGS.out:

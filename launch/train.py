@@ -4,10 +4,18 @@
 
 The same command on an existing workdir resumes from its latest checkpoint. Writes
 DIR/metrics.jsonl, DIR/results.json, TensorBoard events and Orbax checkpoints.
+
+Devices: ``--config.mesh=data=4,model=2`` (default ``data=-1``: every device on the data
+axis; see hyperjax/training/sharding.py). Several hosts: start the same command once per
+process with ``--coordinator_address=HOST:PORT --num_processes=N --process_id=I`` (or
+``--distributed`` where JAX detects the cluster: Cloud TPU, SLURM, Open MPI). Every
+process reads only its rows of each batch; process 0 writes the logs and results;
+checkpoints are written by all processes together (Orbax) into the shared DIR.
 """
 
 import sys
 
+import jax
 from absl import app, flags, logging
 from ml_collections import config_flags
 
@@ -19,7 +27,24 @@ FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file("config", None, "Experiment config file (configs/NAME.py[:ARG]).",
                                 lock_config=True)
 flags.DEFINE_string("workdir", None, "Directory for checkpoints, metrics and results.")
+flags.DEFINE_string("coordinator_address", None,
+                    "HOST:PORT of process 0, to start this run as one of several processes.")
+flags.DEFINE_integer("num_processes", None, "Number of processes (with --coordinator_address).")
+flags.DEFINE_integer("process_id", None, "This process's index, 0..num_processes-1.")
+flags.DEFINE_bool("distributed", False, "Call jax.distributed.initialize() with the cluster's "
+                  "own settings (Cloud TPU, SLURM, Open MPI).")
 flags.mark_flags_as_required(["config", "workdir"])
+
+
+def initialize_processes() -> None:
+  """``jax.distributed.initialize`` when this run is one of several processes."""
+  explicit = (FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id)
+  if any(v is not None for v in explicit):
+    if any(v is None for v in explicit):
+      raise app.UsageError("--coordinator_address, --num_processes and --process_id go together.")
+    jax.distributed.initialize(FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id)
+  elif FLAGS.distributed:
+    jax.distributed.initialize()
 
 
 def main(argv):
@@ -27,12 +52,15 @@ def main(argv):
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   if not FLAGS["verbosity"].present:  # Orbax logs every save at INFO.
     logging.set_verbosity(logging.WARNING)
+  initialize_processes()
   config = FLAGS.config
   try:
     results = get_experiment(config.experiment).train_and_evaluate(config, FLAGS.workdir)
   except (ValueError, DataError, WorkdirError, FileNotFoundError) as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(2)
+  if jax.process_index() != 0:
+    return
   summary = {k: v for k, v in results.items() if isinstance(v, (int, float, str))}
   print("results: " + ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
                                 for k, v in sorted(summary.items())))

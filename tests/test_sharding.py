@@ -114,3 +114,13 @@ def assert_equivalent(results: dict):
 ])
 def test_many_devices_equal_one_device(family, meshes):
   assert_equivalent(run_meshes(family, meshes))
+
+
+def test_large_target_case_splits_the_hypernet_over_model():
+  results = run_meshes("large", ["data=1,model=8", "data=2,model=4"])
+  one = results["data=1"]
+  assert one["ws_shape"] == [1, 64, 1600] and one["ws_per_device"] == 64 * 1600
+  assert results["data=1,model=8"]["ws_per_device"] == 64 * 1600 // 8
+  assert results["data=2,model=4"]["ws_per_device"] == 64 * 1600 // 4
+  for mesh in ("data=1,model=8", "data=2,model=4"):
+    np.testing.assert_allclose(results[mesh]["final_loss"], one["final_loss"], rtol=1e-5)

@@ -18,7 +18,7 @@ References:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
@@ -93,6 +93,41 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
       raise ValueError(f"new_task.shots must be positive integers, got {config.new_task.shots}.")
 
 
+def make_train_steps(hnet: Any, target: Any, optimizer: optax.GradientTransformation,
+                     num_tasks: int, par: sharding.Parallelism) -> tuple[Callable, Callable]:
+  """``(update_all, update_one)``: compiled steps on a ``{'params', 'opt_state'}`` state.
+
+  ``update_all(state, xs [tasks, batch, ...], ys [tasks, batch])`` trains every task at
+  once (``jax.vmap`` over task ids, mean loss); ``update_one(state, task, x, y)`` one task.
+  Both return ``(state, {'loss', 'accuracy'})`` and keep the state's shardings.
+  """
+
+  def task_loss(params, task, x, y):
+    weights = hnet.apply(params, task)
+    logits = target.apply(weights, x)
+    return cross_entropy(logits, y), jnp.mean(jnp.argmax(logits, -1) == y)
+
+  def apply_gradients(state, loss_fn):
+    (loss, accs), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["params"])
+    updates, opt_state = optimizer.update(grads, state["opt_state"], state["params"])
+    params = optax.apply_updates(state["params"], updates)
+    return {"params": params, "opt_state": opt_state}, {"loss": loss, "accuracy": jnp.mean(accs)}
+
+  @par.jit_step
+  def update_all(state, xs, ys):
+    def loss_fn(params):
+      losses, accs = jax.vmap(task_loss, in_axes=(None, 0, 0, 0))(
+          params, jnp.arange(num_tasks), xs, ys)
+      return jnp.mean(losses), accs
+    return apply_gradients(state, loss_fn)
+
+  @par.jit_step
+  def update_one(state, task, x, y):
+    return apply_gradients(state, lambda params: task_loss(params, task, x, y))
+
+  return update_all, update_one
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """Trains a task-conditioned hypernetwork on all tasks jointly; returns results."""
   validate_config(config)
@@ -122,28 +157,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   train_x = [np.asarray(taskset.train[t][0]) for t in task_ids]
   train_y = [np.asarray(taskset.train[t][1]) for t in task_ids]
 
-  def task_loss(params, task, x, y):
-    weights = hnet.apply(params, task)
-    logits = target.apply(weights, x)
-    return cross_entropy(logits, y), jnp.mean(jnp.argmax(logits, -1) == y)
-
-  def apply_gradients(state, loss_fn):
-    (loss, accs), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["params"])
-    updates, opt_state = optimizer.update(grads, state["opt_state"], state["params"])
-    params = optax.apply_updates(state["params"], updates)
-    return {"params": params, "opt_state": opt_state}, {"loss": loss, "accuracy": jnp.mean(accs)}
-
-  @par.jit_step
-  def update_all(state, xs, ys):
-    def loss_fn(params):
-      losses, accs = jax.vmap(task_loss, in_axes=(None, 0, 0, 0))(
-          params, jnp.arange(num_tasks), xs, ys)
-      return jnp.mean(losses), accs
-    return apply_gradients(state, loss_fn)
-
-  @par.jit_step
-  def update_one(state, task, x, y):
-    return apply_gradients(state, lambda params: task_loss(params, task, x, y))
+  update_all, update_one = make_train_steps(hnet, target, optimizer, num_tasks, par)
 
   def train_step(state, step):
     if sampling == "cycle":

@@ -82,6 +82,40 @@ def parameter_counts(target, model, config) -> dict:
   return counts
 
 
+def make_train_step(target: Any, model: StaticHypernet | None,
+                    optimizer: optax.GradientTransformation, par: sharding.Parallelism):
+  """``update(state, x, y, rng) -> (state, {'loss', 'accuracy'})``, compiled once.
+
+  ``state`` is ``{'params', 'state', 'opt_state'}``: the hypernetwork's (or, with
+  ``model`` None, the plain network's) parameters, BatchNorm statistics (may be empty)
+  and the optimizer state. Dropout targets draw their masks from ``rng``.
+  """
+  weights_of = (lambda p: model.apply(p)) if model else (lambda p: p)
+  mode = takes_train(target.name)  # BatchNorm or dropout: pass train=
+  dropout = target.name == "vgg_blocks"
+
+  def loss_fn(params, bn_state, x, y, rng):
+    extra = {"rngs": {"dropout": rng}} if dropout else {}
+    if bn_state:
+      logits, new_state = target.apply(weights_of(params), x, state=bn_state, train=True,
+                                       mutable=True, **extra)
+    else:
+      logits = target.apply(weights_of(params), x, train=True if mode else None, **extra)
+      new_state = bn_state
+    loss = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+    return loss, (new_state, jnp.mean(jnp.argmax(logits, -1) == y))
+
+  @par.jit_step
+  def update(train_state, x, y, rng):
+    (loss, (bn_state, acc)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+        train_state["params"], train_state["state"], x, y, rng)
+    updates, opt_state = optimizer.update(grads, train_state["opt_state"], train_state["params"])
+    return ({"params": optax.apply_updates(train_state["params"], updates), "state": bn_state,
+             "opt_state": opt_state}, {"loss": loss, "accuracy": acc})
+
+  return update
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """Trains the plain or hyper model with early stopping on validation accuracy."""
   if not (config.learning_rate > 0 and np.isfinite(config.learning_rate)):
@@ -110,26 +144,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   steps_per_epoch = pipeline.steps_per_epoch(len(train[0]), config.batch_size)
   weights_of = (lambda p: model.apply(p)) if model else (lambda p: p)
   mode = takes_train(config.target.name)  # BatchNorm or dropout: pass train=
-  dropout = config.target.name == "vgg_blocks"
 
-  def loss_fn(params, bn_state, x, y, rng):
-    extra = {"rngs": {"dropout": rng}} if dropout else {}
-    if bn_state:
-      logits, new_state = target.apply(weights_of(params), x, state=bn_state, train=True,
-                                       mutable=True, **extra)
-    else:
-      logits = target.apply(weights_of(params), x, train=True if mode else None, **extra)
-      new_state = bn_state
-    loss = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
-    return loss, (new_state, jnp.mean(jnp.argmax(logits, -1) == y))
-
-  @par.jit_step
-  def update(train_state, x, y, rng):
-    (loss, (bn_state, acc)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-        train_state["params"], train_state["state"], x, y, rng)
-    updates, opt_state = optimizer.update(grads, train_state["opt_state"], train_state["params"])
-    return ({"params": optax.apply_updates(train_state["params"], updates), "state": bn_state,
-             "opt_state": opt_state}, {"loss": loss, "accuracy": acc})
+  update = make_train_step(target, model, optimizer, par)
 
   def train_step(train_state, step):
     idx = pipeline.batch_indices(len(train[0]), config.batch_size, config.seed, step)

@@ -31,7 +31,7 @@ def make_front_evaluator(hnet: Any, target: Target, batch_size: int, ray_chunk: 
   over the mesh's ``'data'`` axis and the sums come back replicated.
   """
   jit_sums = jax.jit if par is None else par.jit_replicated
-  put = jnp.asarray if par is None else par.shard_batch
+  put = (lambda tree: jax.tree.map(jnp.asarray, tree)) if par is None else par.shard_batch
 
   @jax.jit
   def generate(variables, rays):

@@ -135,8 +135,9 @@ def run(experiment: Experiment, workdir: str, config: ml_collections.ConfigDict,
         if best_checkpointer is not None and evaluation[experiment.best_key] > best_value:
           best_value = float(evaluation[experiment.best_key])
           best_checkpointer.save(step, state)
-        progress.write(f"step {step}: " + ", ".join(
-            f"{k}={float(v):.4f}" for k, v in evaluation.items() if np.ndim(v) == 0))
+        if is_main_process:
+          progress.write(f"step {step}: " + ", ".join(
+              f"{k}={float(v):.4f}" for k, v in evaluation.items() if np.ndim(v) == 0))
         checkpointer.save(step, state)
   except (KeyboardInterrupt, _Interrupted):
     progress.close()

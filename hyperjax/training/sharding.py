@@ -94,8 +94,9 @@ class Parallelism:
   def size(self, axis: str) -> int:
     return self.axis_sizes.get(axis, 1)
 
-  def sharding(self, *spec: str | None) -> NamedSharding:
-    return NamedSharding(self.mesh, P(*spec))
+  def spec(self, *names: str | None) -> P:
+    """A partition spec with the axes this mesh lacks left unsplit."""
+    return P(*(n if n in self.axis_sizes else None for n in names))
 
   def replicated(self) -> NamedSharding:
     return NamedSharding(self.mesh, P())
@@ -131,13 +132,17 @@ class Parallelism:
     the new state sharded as the rules say and the metrics replicated (built on first call)."""
     compiled: dict[str, Callable] = {}
 
-    def step(state, *args):
+    def jitted(state):
       if "fn" not in compiled:
         compiled["fn"] = jax.jit(fn, donate_argnums=0,
                                  out_shardings=(self.state_shardings(state), self.replicated()))
-      return compiled["fn"](state, *args)
+      return compiled["fn"]
+
+    def step(state, *args):
+      return jitted(state)(state, *args)
 
     step.compiled = compiled
+    step.lower = lambda state, *args: jitted(state).lower(state, *args)
     return step
 
   def constrain(self, x: Any, *spec: str | None) -> Any:
@@ -164,10 +169,7 @@ class Parallelism:
     Raises:
       ShardingError: if a batch axis is not divisible by its mesh axis.
     """
-    if leading is not None:  # [leading, batch, ...]; the leading axis may be unsplit
-      spec = P(leading if leading in self.axis_sizes else None, "data")
-    else:
-      spec = P("data")
+    spec = self.spec(leading, "data") if leading is not None else self.spec("data")
     for x in jax.tree.leaves(tree):
       self.check_divisible(np.shape(x), spec)
     return self.put(tree, spec)
@@ -197,8 +199,8 @@ class Parallelism:
   def gather_rows(self, source: Any, indices: np.ndarray) -> Any:
     """``source[indices]`` split along ``'data'``, each process reading only its rows of
     ``source`` (a pytree of host arrays with a common leading axis)."""
-    sharding = NamedSharding(self.mesh, P("data"))
-    self.check_divisible((len(indices),), P("data"))
+    sharding = NamedSharding(self.mesh, self.spec("data"))
+    self.check_divisible((len(indices),), sharding.spec)
 
     def place(x):
       shape = (len(indices),) + np.shape(x)[1:]
