@@ -115,7 +115,7 @@ def bench_epoch_and_pipeline(num_train: int = 108_000, batch_size: int = 256, st
 
   def batch(i):
     sel = pipeline.batch_indices(num_train, batch_size, 0, i)
-    return pipeline.to_device((train_x[sel], train_y[sel]))
+    return jax.device_put((train_x[sel], train_y[sel]))
 
   jax.block_until_ready(batch(0))
   start = time.perf_counter()

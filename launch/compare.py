@@ -10,7 +10,6 @@ Each run lives in WORKDIR/FAMILY/seed_S (rerunning the command resumes unfinishe
 and reads finished ones back). Writes WORKDIR/comparison.json and comparison.md.
 """
 
-import json
 import os
 import sys
 

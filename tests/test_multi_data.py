@@ -2,7 +2,6 @@
 
 import pickle
 
-import jax
 import numpy as np
 import pytest
 
@@ -184,9 +183,3 @@ def test_padded_batches_cover_once():
     assert len(sel) == 10
     seen += list(sel[mask > 0])
   assert sorted(seen) == list(range(23))
-
-
-def test_to_device_shards_along_data():
-  mesh = jax.make_mesh((1,), ("data",))
-  out = pipeline.to_device({"x": np.ones((4, 3))}, mesh)
-  assert out["x"].sharding.spec == jax.sharding.PartitionSpec("data")

@@ -110,7 +110,7 @@ def test_sparse_linear_params_are_only_values_and_bias():
 
 # ---- SparseHypernet ------------------------------------------------------------------------
 
-from hyperjax.hypernets import SparseHypernet, init_hypernet  # noqa: E402
+from hyperjax.hypernets import SparseHypernet  # noqa: E402
 from hyperjax.targets import make_target  # noqa: E402
 
 

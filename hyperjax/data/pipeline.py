@@ -8,18 +8,16 @@
   full size and comes with a 0/1 mask, so evaluation also compiles once.
 * Augmentation: pad-and-crop (Ha et al.'s MNIST protocol: pad to 30, crop 28), drawn
   from ``(seed, step)``.
-* Placement: :func:`to_device` puts a batch on the devices with the data-parallel
-  sharding of a mesh (leading axis split over ``'data'``) when there is one.
+* Placement on devices: :class:`hyperjax.training.sharding.Parallelism` (``shard_batch``,
+  ``gather_rows``).
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Any, Iterator
+from typing import Iterator
 
-import jax
 import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 
 @functools.lru_cache(maxsize=4)
@@ -70,11 +68,3 @@ def pad_and_crop(images: np.ndarray, pad: int, seed: int, step: int) -> np.ndarr
   rows = dy[:, None] + np.arange(h)[None, :]
   cols = dx[:, None] + np.arange(w)[None, :]
   return padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
-
-
-def to_device(batch: Any, mesh: Mesh | None = None, axis: str = "data") -> Any:
-  """Puts a batch pytree on device(s); with a mesh, shards its leading axis over ``axis``."""
-  if mesh is None:
-    return jax.device_put(batch)
-  sharding = NamedSharding(mesh, PartitionSpec(axis))
-  return jax.device_put(batch, sharding)

@@ -62,7 +62,7 @@ def base_config(dataset: str, arg: str | None = None) -> ml_collections.ConfigDi
   if dataset == "mnist":
     config.target = ml_collections.ConfigDict({"name": "mnist_two_conv", "kwargs": {}})
     pattern, config.hypernet.kernel_size = MNIST_PATTERN, 7
-    config.batch_size, config.learning_rate, config.num_epochs = 1000, 0.005, 20
+    config.batch_size, config.learning_rate, config.num_epochs = 1000, 0.005, 10
     config.pad, config.flip = 1, False
   else:
     net = nets[0] if nets else "block3"

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 import jax
-import jax.numpy as jnp
 from flax import linen as nn
 
 CONV_IMPLS = ("xla", "patches")
