@@ -120,21 +120,28 @@ class WeightSpec:
     parts = [a.reshape(*batch, l.size) for a, l in zip(arrays, self.leaves)]
     return jnp.concatenate(parts, axis=-1)
 
+  def split_flat(self, flat: jax.Array) -> list[jax.Array]:
+    """Flat vector ``[..., size]`` -> per-leaf pieces ``[..., leaf.size]`` (in order).
+
+    One ``split`` rather than a slice per leaf: its gradient is one concatenation,
+    where per-leaf slices would each pad their gradient back to the full vector
+    (for PHN's chunked ResNet-18, ~3 GB of temporaries instead of ~50 MB).
+    """
+    if flat.shape[-1] != self.size:
+      raise ValueError(
+          f"Flat weight vector has {flat.shape[-1]} entries but the target has "
+          f"{self.size} trainable parameters; slice or pad it to {self.size}.")
+    return jnp.split(flat, [l.offset for l in self.leaves[1:]], axis=-1)
+
   def unflatten(self, flat: jax.Array) -> Any:
     """Flat vector ``[..., size]`` -> weight pytree with the target's structure.
 
     Each leaf is cast to its spec dtype. Extra trailing entries (padding from
     chunked hypernetworks) are an error: slice them off first.
     """
-    if flat.shape[-1] != self.size:
-      raise ValueError(
-          f"Flat weight vector has {flat.shape[-1]} entries but the target has "
-          f"{self.size} trainable parameters; slice or pad it to {self.size}.")
     batch = flat.shape[:-1]
-    arrays = [
-        flat[..., l.offset:l.offset + l.size].reshape(*batch, *l.shape).astype(l.dtype)
-        for l in self.leaves
-    ]
+    arrays = [piece.reshape(*batch, *l.shape).astype(l.dtype)
+              for piece, l in zip(self.split_flat(flat), self.leaves)]
     return self.treedef.unflatten(arrays)
 
   def assemble(self, raw: Sequence[jax.Array], scales: Sequence[float] | None = None) -> Any:
@@ -153,10 +160,6 @@ class WeightSpec:
       value = value + base if base else value
       arrays.append(value.reshape(*r.shape[:-1], *leaf.shape).astype(leaf.dtype))
     return self.treedef.unflatten(arrays)
-
-  def split(self, flat: jax.Array) -> list[jax.Array]:
-    """Flat vector ``[..., size]`` -> list of leaf arrays in spec order."""
-    return jax.tree.leaves(self.unflatten(flat))
 
   def check(self, weights: Any, *, batch_shape: tuple[int, ...] = ()) -> None:
     """Raises ValueError unless ``weights`` has exactly this spec's structure."""

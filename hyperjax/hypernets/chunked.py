@@ -97,7 +97,7 @@ class ChunkedHypernet(nn.Module):
   def __call__(self, cond: Any) -> Any:
     c = self.features(cond)
     out = jnp.einsum("ch,whs->cws", c, self.ws).reshape(-1)[: self.spec.size]
-    raw = [out[leaf.offset:leaf.offset + leaf.size] for leaf in self.spec.leaves]
+    raw = self.spec.split_flat(out)
     return self.spec.assemble(raw, self.leaf_scales)
 
   def hyperfan_attributes(self, variances: Sequence[float], squared_norm: float) -> dict:

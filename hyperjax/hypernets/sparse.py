@@ -134,7 +134,7 @@ class SparseHypernet(nn.Module):
 
   def __call__(self, cond: Any) -> Any:
     out = self.raw_outputs(cond)
-    raw = [out[..., leaf.offset:leaf.offset + leaf.size] for leaf in self.spec.leaves]
+    raw = self.spec.split_flat(out)
     return self.spec.assemble(raw, self.leaf_scales or glorot_multipliers(self.spec))
 
   @property
