@@ -1,6 +1,6 @@
 """Runs a few training steps and one evaluation of an experiment on several meshes.
 
-  python tests/sharded_runner.py FAMILY MESH [MESH ...]   (prints one JSON object)
+  python tests/sharded_runner.py FAMILY/MESH [FAMILY/MESH ...]   (prints one JSON object)
 
 Started by tests/test_sharding.py in a fresh process with 8 fake CPU devices (the
 device count is fixed when JAX starts, and the rest of the suite runs on one device).
@@ -83,6 +83,13 @@ def run_large(mesh: str) -> dict:
 
 
 if __name__ == "__main__":
-  name, *meshes = sys.argv[1:]
-  out = {mesh: (run_large(mesh) if name == "large" else run(name, mesh)) for mesh in meshes}
+  # Arguments: FAMILY/MESH (e.g. static/data=4,model=2); each family also runs on data=1.
+  out: dict = {}
+  for arg in sys.argv[1:]:
+    name, mesh = arg.split("/", 1)
+    runner = run_large if name == "large" else (lambda m, name=name: run(name, m))
+    results = out.setdefault(name, {})
+    for m in ("data=1", mesh):
+      if m not in results:
+        results[m] = runner(m)
   print("RESULTS " + json.dumps(out))
