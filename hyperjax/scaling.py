@@ -51,10 +51,6 @@ def _row(case: str, par: sharding.Parallelism, examples: int, timing: dict, **ex
   return row
 
 
-def _adam_state(par: sharding.Parallelism, variables: Any, optimizer) -> Any:
-  return par.create_state(lambda v: {"params": v, "opt_state": optimizer.init(v)}, variables)
-
-
 def bench_phn(par_for: Callable[[int], sharding.Parallelism], num_rays_list=(1, 16, 64),
               batch_size: int = 256, repeats: int = 5) -> list[dict]:
   """PHN-LS step (LeNet target, MLP hypernet) with ``num_rays`` rays: one ray sees the
@@ -72,7 +68,7 @@ def bench_phn(par_for: Callable[[int], sharding.Parallelism], num_rays_list=(1, 
     step = make_train_step(hnet, target, optimizer, solver="ls", num_objectives=2,
                            num_rays=num_rays, ray_batching=batching, par=par)
     args = (*par.shard_batch((images, labels)), par.replicate(jax.random.key(0)))
-    timing, _ = _measure(step, _adam_state(par, variables, optimizer), args, repeats)
+    timing, _ = _measure(step, par.create_train_state(optimizer, variables), args, repeats)
     rows.append(_row(f"phn_ls_rays{num_rays}", par, batch_size, timing, batching=batching))
   return rows
 
@@ -89,7 +85,7 @@ def bench_chunked_resnet18(par: sharding.Parallelism, batch_size: int = 32, pres
                          par=par)
   images, labels = multi_mnist_batch(batch_size)
   args = (*par.shard_batch((images, labels)), par.replicate(jax.random.key(0)))
-  timing, _ = _measure(step, _adam_state(par, variables, optimizer), args, repeats)
+  timing, _ = _measure(step, par.create_train_state(optimizer, variables), args, repeats)
   return [_row(f"chunked_resnet18_{preset}", par, batch_size, timing,
                hnet_params=sum(x.size for x in jax.tree.leaves(variables)))]
 
@@ -109,7 +105,7 @@ def bench_sparse_multitask(par: sharding.Parallelism, num_tasks: int = 4, batch_
   xs = rng.uniform(0, 1, (num_tasks, batch_size, 784)).astype(np.float32)
   ys = rng.integers(0, 10, (num_tasks, batch_size)).astype(np.int32)
   args = tuple(par.shard_batch((xs, ys), leading="task"))
-  timing, _ = _measure(update_all, _adam_state(par, variables, optimizer), args, repeats)
+  timing, _ = _measure(update_all, par.create_train_state(optimizer, variables), args, repeats)
   return [_row("sparse_mlp_1e6", par, num_tasks * batch_size, timing, P=target.num_params,
                hnet_params=sum(x.size for x in jax.tree.leaves(variables)))]
 
@@ -122,8 +118,7 @@ def bench_static_mnist(par: sharding.Parallelism, batch_size: int = 1000, repeat
   target, model, params, bn_state = static.build(config, (28, 28, 1))
   optimizer = optax.adam(1e-3)
   update = static.make_train_step(target, model, optimizer, par)
-  state = par.create_state(
-      lambda p, s: {"params": p, "state": s, "opt_state": optimizer.init(p)}, params, bn_state)
+  state = par.create_train_state(optimizer, params, state=bn_state)
   rng = np.random.default_rng(0)
   x = rng.uniform(0, 1, (batch_size, 28, 28, 1)).astype(np.float32)
   y = rng.integers(0, 10, batch_size).astype(np.int32)

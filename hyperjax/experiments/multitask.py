@@ -184,7 +184,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     return {"test_accuracy": float(np.mean(accuracies)), "test_accuracies": accuracies}
 
   def init_state():
-    return par.create_state(lambda v: {"params": v, "opt_state": optimizer.init(v)}, variables)
+    return par.create_train_state(optimizer, variables)
 
   def summarize(state, evaluations):
     final = evaluations[-1]

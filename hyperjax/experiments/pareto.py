@@ -186,7 +186,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     return results
 
   def init_state():
-    return par.create_state(lambda v: {"params": v, "opt_state": optimizer.init(v)}, variables)
+    return par.create_train_state(optimizer, variables)
 
   experiment = epoch_experiment(config, steps_per_epoch, "val_hypervolume",
                                 init_state=init_state, train_step=train_step,

@@ -165,8 +165,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
             "test_accuracy": acc["test"]}
 
   def init_state():
-    return par.create_state(
-        lambda p, s: {"params": p, "state": s, "opt_state": optimizer.init(p)}, params, state)
+    return par.create_train_state(optimizer, params, state=state)
 
   def summarize(train_state, evaluations):
     best = max(evaluations, key=lambda e: e["val_accuracy"])

@@ -18,7 +18,7 @@ devices; default ``'data=-1'``):
   multi-task step (the leading axis of what is vmapped).
 
 The mesh's axes are ``AxisType.Auto``: XLA's sharding propagation places everything the
-rules do not, so any Flax target runs unchanged. No ``pmap``, no ``pjit``.
+rules do not, so any Flax target runs unchanged; everything is ``jax.jit`` with shardings.
 """
 
 from __future__ import annotations
@@ -126,6 +126,12 @@ class Parallelism:
     args = self.replicate(args)
     shardings = self.state_shardings(jax.eval_shape(init_fn, *args))
     return jax.jit(init_fn, out_shardings=shardings)(*args)
+
+  def create_train_state(self, optimizer: Any, params: Any, **extra: Any) -> dict:
+    """``{'params', 'opt_state', **extra}`` created sharded (:meth:`create_state`), the
+    optimizer state initialised from ``params`` (``extra``: e.g. BatchNorm statistics)."""
+    return self.create_state(lambda p, e: {"params": p, "opt_state": optimizer.init(p), **e},
+                             params, extra)
 
   def jit_step(self, fn: Callable[..., tuple[Any, Any]]) -> Callable[..., tuple[Any, Any]]:
     """``jax.jit(fn, donate_argnums=0)`` for ``fn(state, *args) -> (state, metrics)``, with
