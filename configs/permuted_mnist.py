@@ -7,12 +7,12 @@
 Target MLP 784-400-400-400-10 (Cubelier 2022).
 ARG (comma-separated): a family
 (sparse [default], sparse_prelu, chunked, mlp, linear, independent), ``new_task``,
-``cycle``, and a size; see :mod:`hyperjax.experiments.multitask_configs`.
+``cycle``, and a size; see configs/multitask_common.py.
 The full size needs the MNIST IDX files (``config.data.idx_dir`` or ``../shared/data``).
 """
 
-from hyperjax.experiments.multitask_configs import base_config
+from configs import multitask_common
 
 
 def get_config(arg: str | None = None):
-  return base_config("permuted_mnist", arg)
+  return multitask_common.get_config("permuted_mnist", arg)

@@ -7,13 +7,13 @@
 Target ResNet-32 without BatchNorm (Cubelier 2022; von Oswald et al. 2020).
 ARG (comma-separated): a family
 (sparse [default], sparse_prelu, chunked, mlp, linear, independent), ``new_task``,
-``cycle``, and a size; see :mod:`hyperjax.experiments.multitask_configs`.
+``cycle``, and a size; see configs/multitask_common.py.
 Needs CIFAR-10 through TensorFlow Datasets (``config.data.tfds_data_dir``; set
 ``--config.data.tfds_download=True`` where the internet is reachable).
 """
 
-from hyperjax.experiments.multitask_configs import base_config
+from configs import multitask_common
 
 
 def get_config(arg: str | None = None):
-  return base_config("split_cifar10", arg)
+  return multitask_common.get_config("split_cifar10", arg)

@@ -13,8 +13,8 @@ TensorFlow Datasets (``config.data.tfds_data_dir``; ``--config.data.tfds_downloa
 where the internet is reachable).
 """
 
-from hyperjax.experiments.static_configs import base_config
+from configs import static_common
 
 
 def get_config(arg: str | None = None):
-  return base_config("cifar10", arg)
+  return static_common.get_config("cifar10", arg)

@@ -12,8 +12,8 @@ reproduction (REFERENCE.md section 2): Adam, learning rate x0.999 per step, batc
 Needs the MNIST IDX files (``config.data.idx_dir`` or ``../shared/data``).
 """
 
-from hyperjax.experiments.static_configs import base_config
+from configs import static_common
 
 
 def get_config(arg: str | None = None):
-  return base_config("mnist", arg)
+  return static_common.get_config("mnist", arg)

@@ -15,11 +15,14 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from hyperjax import builders
 from hyperjax.data import pipeline
-from hyperjax.hypernets import MLPHypernet, init_hypernet
 from hyperjax.pareto import evaluate as evaluate_lib
 from hyperjax.pareto import rays as rays_lib
-from hyperjax.pareto.step import make_train_step, task_losses
+from hyperjax.pareto.objectives import evaluate_objective, per_head_cross_entropy
+from hyperjax.pareto.solvers import make_solver
+from hyperjax.pareto.step import make_pareto_step
+from hyperjax.pareto.trainer import DEFAULT_HYPERNET
 from hyperjax.targets import make_target
 
 
@@ -37,11 +40,15 @@ def time_call(fn: Callable[[], Any], repeats: int) -> dict:
   return {"compile_s": max(first - median, 0.0), "median_s": median, "min_s": float(np.min(times))}
 
 
-def _phn(conv_impl: str = "patches", seed: int = 0):
-  target = make_target("phn_lenet", conv_impl=conv_impl)
-  init_rays = rays_lib.sample_rays(jax.random.key(seed + 1), 64, 0.2, 2)
-  hnet, variables = init_hypernet(MLPHypernet(target.spec), jax.random.key(seed), init_rays,
-                                  "hyperfan_in", 2.0)
+def phn_model(target_block: dict | None = None, hypernet_block: dict | None = None,
+              seed: int = 0):
+  """``(target, hnet, variables)`` of PHN's LeNet + MLP hypernetwork (or the blocks given),
+  built as training builds them."""
+  target = builders.build_target(
+      target_block or {"name": "phn_lenet", "kwargs": {"conv_impl": "patches"}}, num_tasks=2)
+  init_rays = rays_lib.sample_rays(jax.random.key(seed + 1), 256, 0.2, 2)
+  hnet, variables = builders.build_hypernet(hypernet_block or DEFAULT_HYPERNET, target,
+                                            init_rays, seed)
   return target, hnet, variables
 
 
@@ -60,7 +67,9 @@ def bench_conv_impls(batch_size: int = 256, repeats: int = 10) -> list[dict]:
     target = make_target("phn_lenet", conv_impl=impl)
     weights = target.init_weights(jax.random.key(0))
     # Data passed as arguments: closed-over arrays would be constant-folded at compile time.
-    grad = jax.jit(jax.grad(lambda w, x, y: jnp.sum(task_losses(target, w, x, y)[0])))
+    objective = per_head_cross_entropy()
+    grad = jax.jit(jax.grad(lambda w, x, y: jnp.sum(
+        evaluate_objective(objective, target.apply(w, x), (x, y))[0])))
     timing = time_call(lambda: grad(weights, images, labels), repeats)
     rows.append({"case": "lenet_fwd_bwd", "conv_impl": impl, "batch": batch_size, **timing})
   return rows
@@ -69,7 +78,7 @@ def bench_conv_impls(batch_size: int = 256, repeats: int = 10) -> list[dict]:
 def bench_phn_steps(num_rays_list=(1, 4, 16, 64), batch_size: int = 256, repeats: int = 5,
                     solvers=("ls",), batchings=("whole", "split")) -> list[dict]:
   """The compiled PHN training step (LeNet target, 3.2M-parameter hypernetwork)."""
-  target, hnet, variables = _phn()
+  target, hnet, variables = phn_model()
   images, labels = map(jnp.asarray, multi_mnist_batch(batch_size))
   optimizer = optax.adam(1e-4)
   rows = []
@@ -78,14 +87,14 @@ def bench_phn_steps(num_rays_list=(1, 4, 16, 64), batch_size: int = 256, repeats
       for num_rays in num_rays_list:
         if batching == "split" and (num_rays == 1 or batch_size % num_rays):
           continue
-        step = make_train_step(hnet, target, optimizer, solver=solver, num_objectives=2,
-                               num_rays=num_rays, ray_batching=batching)
+        step = make_pareto_step(hnet, target, optimizer, make_solver(solver), num_objectives=2,
+                                num_rays=num_rays, ray_batching=batching)
         state = {"params": variables, "opt_state": optimizer.init(variables)}
         holder = {"state": jax.tree.map(jnp.copy, state), "i": 0}
 
         def run():
           holder["i"] += 1
-          holder["state"], metrics = step(holder["state"], images, labels,
+          holder["state"], metrics = step(holder["state"], (images, labels),
                                           jax.random.key(holder["i"]))
           return metrics["loss"]
 
@@ -106,11 +115,11 @@ def bench_epoch_and_pipeline(num_train: int = 108_000, batch_size: int = 256, st
   The epoch runs ``steps`` real steps (batch gather from a Multi-MNIST-sized array,
   device transfer, compiled step) and scales to ``num_train // batch_size`` steps.
   """
-  target, hnet, variables = _phn()
+  target, hnet, variables = phn_model()
   optimizer = optax.adam(1e-4)
   train_x = np.random.default_rng(0).uniform(0, 1, (num_train, 36, 36, 1)).astype(np.float32)
   train_y = np.random.default_rng(1).integers(0, 10, (num_train, 2)).astype(np.int32)
-  step = make_train_step(hnet, target, optimizer, solver=solver, num_objectives=2)
+  step = make_pareto_step(hnet, target, optimizer, make_solver(solver), num_objectives=2)
   state = {"params": variables, "opt_state": optimizer.init(variables)}
 
   def batch(i):
@@ -124,12 +133,12 @@ def bench_epoch_and_pipeline(num_train: int = 108_000, batch_size: int = 256, st
   pipeline_s = (time.perf_counter() - start) / (steps * 5)
 
   x, y = batch(0)
-  state, _ = step(state, x, y, jax.random.key(0))
+  state, _ = step(state, (x, y), jax.random.key(0))
   jax.block_until_ready(state)
   start = time.perf_counter()
   for i in range(1, steps + 1):
     x, y = batch(i)
-    state, metrics = step(state, x, y, jax.random.key(i))
+    state, metrics = step(state, (x, y), jax.random.key(i))
   jax.block_until_ready(metrics)
   per_step = (time.perf_counter() - start) / steps
   steps_per_epoch = num_train // batch_size
@@ -146,11 +155,11 @@ def bench_epoch_and_pipeline(num_train: int = 108_000, batch_size: int = 256, st
 def bench_front_evaluation(num_images: int = 20_000, num_rays: int = 25, batch_size: int = 500,
                            ray_chunk: int = 5) -> list[dict]:
   """Evaluating 25 rays on the 20,000 test canvases (all rays batched)."""
-  target, hnet, variables = _phn()
+  target, hnet, variables = phn_model()
   images, labels = multi_mnist_batch(num_images, seed=3)
   evaluator = evaluate_lib.make_front_evaluator(hnet, target, batch_size, ray_chunk)
   rays = rays_lib.evaluation_rays(num_rays)
-  timing = time_call(lambda: evaluator(variables, rays, images, labels)[0], 1)
+  timing = time_call(lambda: evaluator(variables, rays, (images, labels))[0], 1)
   return [{"case": "front_eval", "num_rays": num_rays, "num_images": num_images, **timing}]
 
 

@@ -51,6 +51,10 @@ class Target:
     init_fn: ``rng -> weights``, the target's own default initialisation (for
       baselines that train the target directly, and initialisation checks).
     name: a label for logs.
+    input_shape: the shape of one input example (without the batch axis), when known.
+    takes_train: whether the module takes ``train=`` (BatchNorm or dropout); experiments
+      pass ``train=True`` in training and ``False`` in evaluation.
+    uses_dropout: whether training needs a ``'dropout'`` rng (``rngs={'dropout': key}``).
   """
 
   spec: spec_lib.WeightSpec
@@ -58,6 +62,9 @@ class Target:
   apply_fn: Callable[..., Any]
   init_fn: Callable[[jax.Array], Any]
   name: str = "target"
+  input_shape: tuple[int, ...] | None = None
+  takes_train: bool = False
+  uses_dropout: bool = False
 
   @functools.cached_property
   def state(self) -> Any:
@@ -97,7 +104,7 @@ class Target:
   # ---- constructors -----------------------------------------------------------
   @classmethod
   def from_linen(cls, module: nn.Module, *sample_args, name: str | None = None,
-                 **sample_kwargs) -> "Target":
+                 uses_dropout: bool = False, **sample_kwargs) -> "Target":
     """Wraps a Linen module.
 
     Args:
@@ -105,7 +112,9 @@ class Target:
       *sample_args: sample inputs (arrays or ``jax.ShapeDtypeStruct``; only shapes
         are used, with one example's batch dimension being enough).
       name: label for logs (default: the class name).
-      **sample_kwargs: keyword inputs for ``init`` (e.g. ``train=False``).
+      uses_dropout: the module draws dropout masks in training (``rngs={'dropout': k}``).
+      **sample_kwargs: keyword inputs for ``init`` (e.g. ``train=False``: the module
+        takes ``train=``).
     """
     variables, order = spec_lib.linen_call_order(module, *sample_args, **sample_kwargs)
     if "params" not in variables:
@@ -136,10 +145,13 @@ class Target:
 
     return cls(spec=weight_spec, state_fn=state_fn, apply_fn=apply_fn,
                init_fn=lambda rng: init_all(rng)["params"],
-               name=name or type(module).__name__)
+               name=name or type(module).__name__,
+               input_shape=tuple(sample_args[0].shape[1:]) if sample_args else None,
+               takes_train="train" in sample_kwargs, uses_dropout=uses_dropout)
 
   @classmethod
-  def from_nnx(cls, model: nnx.Module, name: str | None = None) -> "Target":
+  def from_nnx(cls, model: nnx.Module, name: str | None = None,
+               input_shape: tuple[int, ...] | None = None) -> "Target":
     """Wraps an NNX module (an instance; its current values seed ``init_weights``).
 
     ``nnx.Param`` variables are the generated weights; every other variable
@@ -147,7 +159,7 @@ class Target:
     pytree order of the module's attributes. ``train=True/False`` switches the module
     with ``model.train()`` / ``model.eval()`` before the call.
     """
-    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)  # type: ignore[misc]
     template = jax.tree.map(jnp.asarray, params)
     initial = nnx.to_pure_dict(params)
     weight_spec = spec_lib.spec_from_shapes(initial)
@@ -170,7 +182,8 @@ class Target:
       return initial
 
     return cls(spec=weight_spec, state_fn=lambda: rest, apply_fn=apply_fn, init_fn=init_fn,
-               name=name or type(model).__name__)
+               name=name or type(model).__name__,
+               input_shape=None if input_shape is None else tuple(input_shape))
 
 
 def batch_statistics(target: Target, weights: Any, x: Any) -> Any:

@@ -76,10 +76,10 @@ def main(argv):
   if FLAGS.suite == "scale":
     rows += scale_rows([int(n) for n in FLAGS.device_counts], FLAGS.repeats)
   if FLAGS.suite == "scale_devices":
-    from hyperjax import scaling  # pylint: disable=g-import-not-at-top
+    from hyperjax.experiments import scaling  # pylint: disable=g-import-not-at-top
     rows += scaling.standard_cases(repeats=FLAGS.repeats)
   if FLAGS.suite == "large_target":
-    from hyperjax import scaling  # pylint: disable=g-import-not-at-top
+    from hyperjax.experiments import scaling  # pylint: disable=g-import-not-at-top
     rows += scaling.bench_large_target(mesh="data=1", repeats=FLAGS.repeats)
     rows += scaling.bench_large_target(mesh=FLAGS.large_target_mesh, repeats=FLAGS.repeats)
   if FLAGS.suite == "sparse":

@@ -13,7 +13,11 @@ process reads only its rows of each batch; process 0 writes the logs and results
 checkpoints are written by all processes together (Orbax) into the shared DIR.
 """
 
+import ast
+import glob
+import os
 import sys
+import textwrap
 
 import jax
 from absl import app, flags, logging
@@ -22,6 +26,33 @@ from ml_collections import config_flags
 from hyperjax.data import DataError
 from hyperjax.experiments import get_experiment
 from hyperjax.training.workdir import WorkdirError
+
+CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs")
+
+
+def list_configs() -> str:
+  """One line per config file: its path and the first line of its docstring (``--help``)."""
+  lines = []
+  for path in sorted(glob.glob(os.path.join(CONFIG_DIR, "*.py"))):
+    with open(path) as f:
+      tree = ast.parse(f.read())
+    if not any(isinstance(n, ast.FunctionDef) and n.name == "get_config" and
+               len(n.args.args) == 1 for n in tree.body):
+      continue  # shared pieces (common.py), not a config
+    doc = (ast.get_docstring(tree) or "").strip().splitlines()
+    start = next((i for i, l in enumerate(doc) if l.strip().startswith("ARG")), None)
+    args = ""
+    if start is not None:
+      end = next((i for i in range(start, len(doc)) if not doc[i].strip()), len(doc))
+      args = textwrap.fill(" ".join(l.strip() for l in doc[start:end]), 92,
+                           subsequent_indent="      ")
+    lines.append(f"  configs/{os.path.basename(path)}: {doc[0] if doc else ''}"
+                 + (f"\n      {args}" if args else ""))
+  return "Configs (--config=configs/NAME.py[:ARG]; each file's docstring has its commands):\n" \
+      + "\n".join(lines)
+
+
+__doc__ = (__doc__ or "") + "\n" + list_configs() + "\n"
 
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file("config", None, "Experiment config file (configs/NAME.py[:ARG]).",

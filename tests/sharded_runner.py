@@ -27,7 +27,7 @@ import ml_collections  # noqa: E402
 import numpy as np  # noqa: E402
 
 from hyperjax.experiments import get_experiment  # noqa: E402
-from hyperjax.experiments import multitask_configs, pareto, static_configs  # noqa: E402
+from configs import multitask_common, phn_multi_mnist, static_common  # noqa: E402
 
 NUM_STEPS = 3
 
@@ -35,18 +35,18 @@ NUM_STEPS = 3
 def family_config(family: str) -> ml_collections.ConfigDict:
   """A tiny config of each experiment family, ``NUM_STEPS`` steps, one evaluation."""
   if family == "pareto":  # PHN-EPO, 4 rays per step, 5 evaluation rays
-    c = pareto.base_config("multi_mnist", "epo,tiny")
+    c = phn_multi_mnist.get_config("epo,tiny")
     c.data.num_test = 400
     c.batch_size, c.num_rays, c.num_epochs = 256, 4, 1
     c.data.val_fraction = 0.1
     c.data.num_train = round(NUM_STEPS * c.batch_size / (1 - c.data.val_fraction)) + 10
     c.num_eval_rays, c.eval_batch_size = 3, 200
   elif family == "static":  # Ha et al.'s MNIST net, Hyper4_4
-    c = static_configs.base_config("mnist", "hyper4_4,tiny")
+    c = static_common.get_config("mnist", "hyper4_4,tiny")
     c.batch_size, c.num_epochs, c.eval_batch_size = 96, 1, 1000
     c.max_train = NUM_STEPS * c.batch_size
   elif family in ("sparse", "chunked"):  # 4 permuted-MNIST tasks, all tasks per step
-    c = multitask_configs.base_config("permuted_mnist", f"{family},tiny")
+    c = multitask_common.get_config("permuted_mnist", f"{family},tiny")
     c.tasks.num_tasks = 4
     if family == "chunked":  # chunk rows divisible by the model axis, so 'model' splits them
       c.hypernet.kwargs.chunk_size = 4000
@@ -76,7 +76,7 @@ def run(family: str, mesh: str) -> dict:
 def run_large(mesh: str) -> dict:
   """The 100M-parameter case of the performance suite, shrunk (MLP 32-64-10, 2 chunks
   of 1,600 rows): the hypernet's output matrix split over 'model'."""
-  from hyperjax import scaling  # pylint: disable=g-import-not-at-top
+  from hyperjax.experiments import scaling  # pylint: disable=g-import-not-at-top
   (row,) = scaling.bench_large_target(mesh=mesh, hidden=(64,), input_dim=32, chunk_size=1600,
                                       batch_size=8, repeats=1)
   return row

@@ -5,6 +5,8 @@ import pickle
 import numpy as np
 import pytest
 
+from configs import common
+
 from hyperjax import data as data_lib
 from hyperjax.data import embedded, multi_mnist as mm, pipeline, rotation, tasks, tfds_source
 
@@ -84,7 +86,7 @@ def test_corrupt_cache_is_regenerated(items, tmp_path):
 
 
 def test_full_size_multi_mnist_from_shared_data(tmp_path):
-  config = data_lib.default_data_config("multi_mnist", source="idx", cache_dir=str(tmp_path))
+  config = common.data_block("multi_mnist", source="idx", cache_dir=str(tmp_path))
   ds = data_lib.load_multi(config)
   assert ds.source.startswith("idx:")
   assert (len(ds.train[0]), len(ds.val[0]), len(ds.test[0])) == (108_000, 12_000, 20_000)
@@ -92,7 +94,7 @@ def test_full_size_multi_mnist_from_shared_data(tmp_path):
 
 
 def test_embedded_multi_is_smaller_and_labelled(tmp_path):
-  config = data_lib.default_data_config("multi_mnist", source="embedded", cache_dir=str(tmp_path))
+  config = common.data_block("multi_mnist", source="embedded", cache_dir=str(tmp_path))
   ds = data_lib.load_multi(config)
   assert ds.source == "embedded" and len(ds.train[0]) + len(ds.val[0]) == 10_000
 
@@ -103,7 +105,7 @@ def test_legacy_pickle_round_trip(items, tmp_path):
   with open(path, "wb") as f:
     pickle.dump((made["train_images"].astype(np.float64) / 255, made["train_labels"],
                  made["test_images"].astype(np.float64) / 255, made["test_labels"]), f)
-  config = data_lib.default_data_config("multi_mnist", source="pickle", pickle_path=str(path))
+  config = common.data_block("multi_mnist", source="pickle", pickle_path=str(path))
   ds = data_lib.load_multi(config)
   assert ds.source == f"pickle:{path}" and len(ds.train[0]) == 180 and len(ds.val[0]) == 20
   np.testing.assert_allclose(ds.test[0][..., 0], made["test_images"] / 255, atol=1e-6)
@@ -123,7 +125,7 @@ def test_bad_pickles_are_refused(tmp_path):
   with pytest.raises(data_lib.DataError, match="does not exist"):
     mm.load_legacy_pickle(tmp_path / "missing.pickle")
   with pytest.raises(data_lib.DataError, match="needs data.pickle_path"):
-    data_lib.load_multi(data_lib.default_data_config("multi_mnist", source="pickle"))
+    data_lib.load_multi(common.data_block("multi_mnist", source="pickle"))
 
 
 def test_rotation_task():

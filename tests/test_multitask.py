@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from configs import permuted_mnist, split_cifar10, split_cifar100, split_mnist
-from hyperjax.experiments import compare, multitask, multitask_configs, new_task
+from configs import multitask_common as multitask_configs
+from hyperjax.experiments import compare, multitask, new_task
 from hyperjax.hypernets import ChunkedHypernet, Conditioner, make_hypernet
 from hyperjax.targets import make_target
 
@@ -192,7 +193,7 @@ def test_compare_command_trains_reads_back_and_refuses_other_configs(tmp_path):
   again = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
   assert again.returncode == 0 and "===" not in again.stdout  # nothing retrained
   assert os.path.getmtime(workdir / "chunked" / "seed_1" / "results.json") == stamp
-  other = subprocess.run(command[:-1] + ["--override=learning_rate=0.01", f"--workdir={workdir}"],
+  other = subprocess.run(command[:-1] + ["--override=optimizer.learning_rate=0.01", f"--workdir={workdir}"],
                          cwd=REPO, capture_output=True, text=True, timeout=300)
   assert other.returncode == 2 and "different config" in other.stderr
   assert "Traceback" not in other.stderr

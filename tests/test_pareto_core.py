@@ -142,7 +142,7 @@ def epo_reference(losses, gram, ray, eps=1e-4):
 @pytest.mark.parametrize("m", [2, 3])
 def test_epo_matches_scipy_reference(m):
   rng = np.random.default_rng(10 + m)
-  epo = jax.jit(solvers.epo)
+  epo = jax.jit(solvers.epo_weights)
   modes = set()
   for trial in range(120):
     G = rng.normal(size=(m, 6))
@@ -165,8 +165,8 @@ def test_epo_matches_scipy_reference(m):
 
 def test_linear_and_chebyshev_weights():
   losses, ray = jnp.array([1.0, 3.0]), jnp.array([0.6, 0.4])
-  np.testing.assert_allclose(solvers.linear_scalarization(losses, None, ray), ray)
-  np.testing.assert_allclose(solvers.chebyshev(losses, None, ray), [0.0, 0.4])
+  np.testing.assert_allclose(solvers.ls().weights(losses, None, ray), ray)
+  np.testing.assert_allclose(solvers.chebyshev().weights(losses, None, ray), [0.0, 0.4])
 
 
 def test_min_norm_weights_two_vectors_closed_form():
@@ -182,14 +182,14 @@ def test_cpmtl_without_active_constraints_is_mgda():
   ray = jnp.array([0.5, 0.5])
   refs = jnp.array([[0.5, 0.5]])  # only the preference itself: no constraint can bind
   gram = jnp.array([[1.0, 0.2], [0.2, 1.0]])
-  alpha = solvers.cpmtl(losses, gram, ray, refs)
+  alpha = solvers.cpmtl_weights(losses, gram, ray, refs)
   np.testing.assert_allclose(alpha, [0.5, 0.5], atol=1e-4)
   # A loss far from the preference activates a constraint that pulls towards it.
   refs = jnp.array([[0.9, 0.1], [0.5, 0.5], [0.1, 0.9]])
-  alpha = solvers.cpmtl(jnp.array([3.0, 0.5]), gram, ray, refs)
+  alpha = solvers.cpmtl_weights(jnp.array([3.0, 0.5]), gram, ray, refs)
   assert alpha[0] > alpha[1]
 
 
 def test_unknown_solver():
   with pytest.raises(ValueError, match="Unknown solver 'mgda'"):
-    solvers.solver_weights("mgda", jnp.ones(2), None, jnp.ones(2) / 2)
+    solvers.make_solver("mgda")

@@ -12,11 +12,18 @@ import optax
 import pytest
 
 from configs import phn_multi_mnist
+from hyperjax import builders
 from hyperjax.experiments import pareto
 from hyperjax.hypernets import MLPHypernet, init_hypernet
 from hyperjax.pareto import load_pareto_model, rays as rays_lib, solvers
-from hyperjax.pareto.step import make_train_step, task_losses
+from hyperjax.pareto.objectives import evaluate_objective, per_head_cross_entropy
+from hyperjax.pareto.step import make_pareto_step
 from hyperjax.targets import make_target
+
+
+def task_losses(target, weights, images, labels):
+  return evaluate_objective(per_head_cross_entropy(), target.apply(weights, images),
+                            (images, labels))
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +38,7 @@ def small_problem():
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1, 6))
-def explicit_gradient(target, hnet, variables, ray, images, labels, solver, options):
+def explicit_gradient(target, hnet, variables, ray, images, labels, solver):
   """Per-task gradients by separate jax.grad calls; solver weights from their Gram matrix."""
   def task(i):
     return lambda v: task_losses(target, hnet.apply(v, ray), images, labels)[0][i]
@@ -39,7 +46,7 @@ def explicit_gradient(target, hnet, variables, ray, images, labels, solver, opti
   flat = [jnp.concatenate([g.ravel() for g in jax.tree.leaves(gr)]) for gr in grads]
   G = jnp.stack(flat)
   losses = task_losses(target, hnet.apply(variables, ray), images, labels)[0]
-  w = solvers.solver_weights(solver, losses, G @ G.T, ray, **options)
+  w = solvers.make_solver(solver).weights(losses, G @ G.T, ray)
   return jax.tree.map(lambda a, b: w[0] * a + w[1] * b, *grads)
 
 
@@ -48,20 +55,18 @@ def explicit_gradient(target, hnet, variables, ray, images, labels, solver, opti
     ("chebyshev", "whole"), ("cpmtl", "whole")])
 def test_step_equals_mean_of_explicit_per_ray_gradients(small_problem, solver, batching):
   target, hnet, variables, images, labels = small_problem
-  options = {"references": jnp.asarray(rays_lib.evaluation_rays(5), jnp.float32)} \
-      if solver == "cpmtl" else {}
   num_rays = 3
-  step = make_train_step(hnet, target, optax.sgd(1.0), solver=solver, num_objectives=2,
-                         num_rays=num_rays, ray_batching=batching, solver_options=options)
+  step = make_pareto_step(hnet, target, optax.sgd(1.0), solvers.make_solver(solver),
+                          num_objectives=2, num_rays=num_rays, ray_batching=batching)
   rng = jax.random.key(7)
   state = {"params": variables, "opt_state": optax.sgd(1.0).init(variables)}
-  new_state, metrics = step(jax.tree.map(jnp.copy, state), images, labels, rng)
+  new_state, metrics = step(jax.tree.map(jnp.copy, state), (images, labels), rng)
   rays = rays_lib.sample_rays(rng, num_rays, 0.2, 2)
   expected = []
   for r in range(num_rays):
     x, y = (images[4 * r:4 * r + 4], labels[4 * r:4 * r + 4]) if batching == "split" \
         else (images, labels)
-    expected.append(explicit_gradient(target, hnet, variables, rays[r], x, y, solver, options))
+    expected.append(explicit_gradient(target, hnet, variables, rays[r], x, y, solver))
   expected = jax.tree.map(lambda *g: sum(g) / num_rays, *expected)
   applied = jax.tree.map(lambda old, new: old - new, variables, new_state["params"])
   chex.assert_trees_all_close(applied, expected, atol=2e-5, rtol=2e-3)
@@ -70,21 +75,21 @@ def test_step_equals_mean_of_explicit_per_ray_gradients(small_problem, solver, b
 
 def test_step_compiles_once(small_problem):
   target, hnet, variables, images, labels = small_problem
-  step = make_train_step(hnet, target, optax.adam(1e-4), solver="epo", num_objectives=2,
-                         num_rays=2)
+  step = make_pareto_step(hnet, target, optax.adam(1e-4), solvers.epo(), num_objectives=2,
+                          num_rays=2)
   state = {"params": variables, "opt_state": optax.adam(1e-4).init(variables)}
   for i in range(3):
-    state, _ = step(state, images, labels, jax.random.key(i))
+    state, _ = step(state, (images, labels), jax.random.key(i))
   assert step._cache_size() == 1
 
 
 def test_split_batching_needs_divisible_batch(small_problem):
   target, hnet, variables, images, labels = small_problem
-  step = make_train_step(hnet, target, optax.sgd(1.0), solver="ls", num_objectives=2, num_rays=5,
-                         ray_batching="split")
+  step = make_pareto_step(hnet, target, optax.sgd(1.0), solvers.ls(), num_objectives=2,
+                          num_rays=5, ray_batching="split")
   state = {"params": variables, "opt_state": optax.sgd(1.0).init(variables)}
   with pytest.raises(ValueError, match="not divisible by num_rays 5"):
-    step(state, images, labels, jax.random.key(0))
+    step(state, (images, labels), jax.random.key(0))
 
 
 def tiny_config(arg_solver="ls", **overrides):
@@ -95,7 +100,11 @@ def tiny_config(arg_solver="ls", **overrides):
   config.num_eval_rays = 5
   config.log_every = 2
   for key, value in overrides.items():
-    config[key] = value
+    node, *path = key.split(".")
+    parent = config
+    for part in [node] + path[:-1] if path else []:
+      parent = parent[part]
+    parent[path[-1] if path else node] = value
   return config
 
 
@@ -152,10 +161,12 @@ def test_inference_api_matches_the_hypernetwork(epo_run):
 
 
 @pytest.mark.parametrize("override,message", [
-    ({"solver": "mgda"}, "Unknown solver 'mgda'"),
+    ({"solver.name": "mgda"}, "Unknown solver 'mgda'"),
+    ({"solver.kwargs": {"epsilon": 1.0}}, "has no option"),
     ({"num_rays": 3, "ray_batching": "split"}, "divisible by num_rays"),
     ({"reference_point": (2.0, 2.0, 2.0)}, "reference_point must be 2"),
-    ({"learning_rate": float("nan")}, "learning_rate must be"),
+    ({"optimizer.learning_rate": float("nan")}, "learning_rate must be"),
+    ({"optimizer.name": "adamm"}, "Unknown optimizer 'adamm'"),
 ])
 def test_bad_pareto_configs_fail_before_writing(override, message, tmp_path):
   with pytest.raises(ValueError, match=message):
@@ -186,7 +197,8 @@ def test_front_evaluator_with_batchnorm_equals_per_ray_loop():
   rays = rays_lib.evaluation_rays(4)
   for chunk in (None, 3):
     evaluator = evaluate_lib.make_front_evaluator(hnet, target, batch_size=16, ray_chunk=chunk)
-    losses, accs = evaluator(variables, rays, images, labels, calibration)
+    losses, scores = evaluator(variables, rays, (images, labels), calibration)
+    accs = scores["accuracy"]
     for r, ray in enumerate(rays):
       w = hnet.apply(variables, jnp.asarray(ray))
       state = calibrate_state(target, w, list(calibration))
@@ -196,7 +208,7 @@ def test_front_evaluator_with_batchnorm_equals_per_ray_loop():
         np.testing.assert_allclose(losses[r, t], ce, rtol=1e-4)
         np.testing.assert_allclose(accs[r, t], np.mean(np.argmax(logits[t], -1) == labels[:, t]))
   with pytest.raises(ValueError, match="calibration"):
-    evaluator(variables, rays, images, labels)
+    evaluator(variables, rays, (images, labels))
   # The inference API gives each ray's model its own calibrated statistics too.
   from hyperjax.pareto.inference import ParetoModel  # pylint: disable=g-import-not-at-top
   import ml_collections  # pylint: disable=g-import-not-at-top
@@ -215,13 +227,13 @@ def test_front_evaluator_with_batchnorm_equals_per_ray_loop():
 def test_resnet18_config_builds_the_paper_model(preset, count):
   from configs import phn_resnet18  # pylint: disable=g-import-not-at-top
   config = phn_resnet18.get_config(f"{preset},epo,tiny")
-  assert (config.solver, config.target.name, config.hypernet.family) == (
+  assert (config.solver.name, config.target.name, config.hypernet.family) == (
       "epo", "phn_resnet18", "chunked")
-  target = make_target(config.target.name, input_shape=pareto.INPUT_SHAPE, num_tasks=2)
+  target = builders.build_target(config.target, num_tasks=2)
   assert target.num_params == 11_443_156 and target.has_state
-  hnet = pareto.make_hypernet(config.hypernet.family, target.spec,
-                              pareto.Conditioner(**config.hypernet.conditioner),
-                              **pareto.as_kwargs(config.hypernet.kwargs))
+  hnet = builders.make_hypernet(config.hypernet.family, target.spec,
+                                builders.Conditioner(**config.hypernet.conditioner),
+                                **config.hypernet.kwargs)
   shapes = jax.eval_shape(hnet.init, jax.random.key(0), jnp.ones(2) / 2)
   assert sum(np.prod(x.shape) for x in jax.tree.leaves(shapes)) == count
   assert phn_resnet18.get_config().hypernet.kwargs.num_chunks == 105  # default preset 11M

@@ -3,7 +3,7 @@
 
 import pytest
 
-from hyperjax import scaling
+from hyperjax.experiments import scaling
 from hyperjax.training import sharding
 
 

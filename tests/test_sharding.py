@@ -47,7 +47,11 @@ def _fake_parallelism(**axes):
 
 
 def test_rules_shard_hypernet_outputs_and_replicate_the_rest():
+  from hyperjax.hypernets import ChunkedHypernet, MLPHypernet, SparseHypernet  # pylint: disable=g-import-not-at-top
   par = _fake_parallelism(data=2, model=4)
+  assert par.leaf_spec("params/heads_3/kernel", (100, 160000)) == P()  # no family: replicated
+  for family in (MLPHypernet, ChunkedHypernet, SparseHypernet):
+    par = par.for_model(family)
   assert par.leaf_spec("params/heads_3/kernel", (100, 160000)) == P(None, "model")
   assert par.leaf_spec("opt_state/0/mu/params/heads_3/kernel", (100, 160000)) == P(None, "model")
   assert par.leaf_spec("params/heads_3/bias", (160000,)) == P("model")
@@ -56,7 +60,27 @@ def test_rules_shard_hypernet_outputs_and_replicate_the_rest():
   # Not divisible by the axis: replicated, not an error.
   assert par.leaf_spec("params/heads_6/kernel", (100, 2)) == P(None, None)
   assert par.leaf_spec("params/trunk/dense_0/kernel", (32, 100)) == P()
-  assert _fake_parallelism(data=8).leaf_spec("params/ws", (11, 100, 10000)) == P(None, None, None)
+  assert _fake_parallelism(data=8).for_model(ChunkedHypernet).leaf_spec(
+      "params/ws", (11, 100, 10000)) == P(None, None, None)
+
+
+def test_a_new_family_is_sharded_by_its_own_declared_rules():
+  """A family declares its rules (hyperjax.hypernets.protocol); nothing else is edited."""
+  import flax.linen as nn  # pylint: disable=g-import-not-at-top
+  from hyperjax.hypernets.protocol import Hypernetwork  # pylint: disable=g-import-not-at-top
+
+  class LowRank(nn.Module):
+    spec: object = None
+    conditioner: object = None
+    sharding_rules = ((r"(^|/)basis$", (None, "model")),)
+
+    @nn.compact
+    def __call__(self, cond):
+      return self.param("basis", nn.initializers.zeros, (4, 64)).sum() * cond
+
+  assert isinstance(LowRank(), Hypernetwork)
+  par = _fake_parallelism(data=2, model=4).for_model(LowRank())
+  assert par.leaf_spec("params/basis", (4, 64)) == P(None, "model")
 
 
 def test_one_device_state_step_and_batches():

@@ -13,7 +13,7 @@ from configs import phn_multi_mnist
 from hyperjax.data import pipeline
 from hyperjax.experiments import get_experiment
 from hyperjax.pareto import metrics
-from hyperjax.pareto.step import task_losses
+from hyperjax.pareto.objectives import per_head_cross_entropy
 from hyperjax.targets import make_target
 from hyperjax.training.checkpoint import Checkpointer
 
@@ -26,7 +26,7 @@ def anchors_run(tmp_path_factory):
   config.data.num_train = 600  # 540 train canvases: 2 steps per epoch
   config.data.num_test = 200
   config.eval_every_epochs = 1
-  config.learning_rate = 1e-3
+  config.optimizer.learning_rate = 1e-3
   workdir = str(tmp_path_factory.mktemp("anchors"))
   assert config.experiment == "single_task"
   return config, workdir, get_experiment(config.experiment).train_and_evaluate(config, workdir)
@@ -50,7 +50,7 @@ def test_vmapped_training_equals_training_each_task_alone(anchors_run):
   from hyperjax import data as data_lib  # pylint: disable=g-import-not-at-top
   train_x, train_y = data_lib.load_multi(config.data).train
   target = make_target("phn_lenet", conv_impl="patches")
-  optimizer = optax.adam(config.learning_rate)
+  optimizer = optax.adam(config.optimizer.learning_rate)
   num_steps = config.num_epochs * pipeline.steps_per_epoch(len(train_x), config.batch_size)
   checkpointer = Checkpointer(workdir)
   keys = jax.random.split(jax.random.key(config.seed), 2)
@@ -61,10 +61,14 @@ def test_vmapped_training_equals_training_each_task_alone(anchors_run):
   for t in range(2):
     weights = target.init_weights(keys[t])
     opt_state = optimizer.init(weights)
-    grad = jax.jit(jax.grad(lambda w, x, y: task_losses(target, w, x, y)[0][t]))
+    objective = per_head_cross_entropy()  # the loss written out independently of the step
+    grad = jax.jit(jax.grad(lambda w, x, y: objective(target.apply(w, x), (x, y))[0][t]))
     for step in range(num_steps):
       sel = pipeline.batch_indices(len(train_x), config.batch_size, config.seed, step)
       updates, opt_state = optimizer.update(grad(weights, train_x[sel], train_y[sel]), opt_state)
       weights = optax.apply_updates(weights, updates)
+    # Adam divides by the gradient's running RMS, so float-rounding differences between the
+    # vmapped and the single-task gradients (summation order) move a weight whose gradient
+    # is near 0 by up to ~lr per step: compare to 0.1 x the learning rate.
     chex.assert_trees_all_close(jax.tree.map(lambda w: w[t], final), weights, rtol=1e-4,
-                                atol=1e-5)
+                                atol=0.1 * config.optimizer.learning_rate)

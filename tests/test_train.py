@@ -81,7 +81,7 @@ def test_workdir_of_another_run_is_refused_untouched(full_run):
 
 
 @pytest.mark.parametrize("override,message", [
-    ("--config.learning_rate=nan", "learning_rate must be a positive finite"),
+    ("--config.optimizer.learning_rate=nan", "learning_rate must be a positive finite"),
     ("--config.hypernet.family=transformer", "Unknown hypernetwork family 'transformer'"),
     ("--config.target.name=lenet5", "Unknown target 'lenet5'"),
     ("--config.data.source=web", "Unknown data source 'web'"),

@@ -19,8 +19,9 @@ Datasets (``config.data.name``): ``mnist``, ``fashion_mnist`` (any source), ``ci
 from __future__ import annotations
 
 import dataclasses
+import types
+from typing import Any
 
-import ml_collections
 import numpy as np
 from absl import logging
 
@@ -35,23 +36,22 @@ MULTI = tuple(multi_mnist.VARIANTS)
 EMBEDDED_MULTI_SIZES = (10_000, 2_000)
 
 
-def default_data_config(name: str = "mnist", **overrides) -> ml_collections.ConfigDict:
-  """The ``config.data`` block every experiment config starts from."""
-  config = ml_collections.ConfigDict()
-  config.name = name
-  config.source = "auto"
-  config.allow_embedded = False
-  config.idx_dir = ml_collections.FieldReference(None, field_type=str)
-  config.tfds_data_dir = ml_collections.FieldReference(None, field_type=str)
-  config.tfds_download = False
-  config.pickle_path = ml_collections.FieldReference(None, field_type=str)
-  config.cache_dir = ml_collections.FieldReference(None, field_type=str)
-  config.seed = 42  # generation seed of the Multi-MNIST family
-  config.num_train = 120_000
-  config.num_test = 20_000
-  config.val_fraction = 0.1
-  config.update(overrides)
-  return config
+# The options of a data block and their defaults (configs/common.py writes them out).
+DATA_OPTIONS = {"name": "mnist", "source": "auto", "allow_embedded": False, "idx_dir": None,
+                "tfds_data_dir": None, "tfds_download": False, "pickle_path": None,
+                "cache_dir": None, "seed": 42, "num_train": 120_000, "num_test": 20_000,
+                "val_fraction": 0.1}
+
+
+def data_options(data: Any = None, **overrides: Any) -> types.SimpleNamespace:
+  """A data block (ConfigDict, dict or None) with every option filled in."""
+  given = data.to_dict() if hasattr(data, "to_dict") else dict(data or {})
+  unknown = set(given) | set(overrides)
+  unknown -= set(DATA_OPTIONS) | {"num_val"}
+  if unknown:
+    raise DataError(f"Unknown data option(s) {sorted(unknown)}; the options are "
+                    f"{', '.join(sorted(DATA_OPTIONS))}.")
+  return types.SimpleNamespace(**{**DATA_OPTIONS, **given, **overrides})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,8 +113,17 @@ def load_dataset(name: str, source: str = "auto", idx_dir: str | None = None,
   return Dataset(name=name, source=used, train=_to_float(raw["train"]), test=_to_float(raw["test"]))
 
 
-def load_multi(data: ml_collections.ConfigDict) -> MultiDataset:
-  """A Multi-MNIST-family dataset from ``config.data`` (generated and cached, or a pickle)."""
+def load_multi(data: Any = None, **options: Any) -> MultiDataset:
+  """A Multi-MNIST-family dataset (generated and cached, or a legacy pickle).
+
+  Args:
+    data: a config's data block (``config.data``), or None.
+    **options: data options (:data:`DATA_OPTIONS`), e.g. ``name='multi_fashion',
+      source='embedded'``; they override the block's.
+  """
+  if data is None:
+    options.setdefault("name", "multi_mnist")
+  data = data_options(data, **options)
   if data.name not in MULTI:
     raise DataError(f"Unknown Multi-MNIST variant {data.name!r}; choose one of {', '.join(MULTI)}.")
   if data.source == "pickle":
@@ -145,4 +154,4 @@ def load_multi(data: ml_collections.ConfigDict) -> MultiDataset:
 
 
 __all__ = ["CLASSIFICATION", "DataError", "Dataset", "MULTI", "MultiDataset", "SOURCES",
-           "default_data_config", "load_dataset", "load_multi", "load_raw"]
+           "DATA_OPTIONS", "data_options", "load_dataset", "load_multi", "load_raw"]

@@ -176,7 +176,8 @@ def load_or_generate(variant: str, items_loader, source: str, seed: int,
     cache_dir.mkdir(parents=True, exist_ok=True)
     # A per-process temporary name: concurrent runs generating the same cache never clash.
     tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
-    np.savez(tmp, **{k: v for k, v in arrays.items() if k.endswith(("images", "labels"))})
+    np.savez(tmp, **{k: v for k, v in arrays.items()  # type: ignore[arg-type]
+                      if k.endswith(("images", "labels"))})
     os.replace(tmp, path)
   return split_validation(variant, source, arrays["train_images"], arrays["train_labels"],
                           arrays["test_images"], arrays["test_labels"], val_fraction)

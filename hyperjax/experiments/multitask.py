@@ -26,18 +26,15 @@ import ml_collections
 import numpy as np
 import optax
 
+from hyperjax import builders
 from hyperjax import data as data_lib
 from hyperjax.data import pipeline, tasks as tasks_lib
 from hyperjax.experiments import new_task
-from hyperjax.hypernets import Conditioner, init_hypernet, make_hypernet
-from hyperjax.hypernets.factory import as_kwargs
-from hyperjax.targets import make_target
 from hyperjax.training import evaluation, loop, sharding
+from hyperjax.training.step import make_train_step
 
 STRUCTURAL_KEYS = ("data.name", "tasks", "target", "hypernet", "seed", "task_sampling")
 TASK_SAMPLING = ("all", "cycle")
-# The keyword of each zoo target that sets its number of logits (default: num_classes).
-OUTPUT_KWARG = {"mlp": "num_outputs"}
 
 
 def load_tasks(config: ml_collections.ConfigDict) -> tuple[tasks_lib.TaskSet, str]:
@@ -58,10 +55,8 @@ def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
 
 def build_target(config: ml_collections.ConfigDict, taskset: tasks_lib.TaskSet):
   """The target network of the config, with one logit per class of a task."""
-  sample_shape = taskset.train[0][0].shape[1:]
-  outputs = {OUTPUT_KWARG.get(config.target.name, "num_classes"): taskset.num_classes}
-  return make_target(config.target.name, input_shape=sample_shape, **outputs,
-                     **as_kwargs(config.target.kwargs))
+  return builders.build_target(config.target, input_shape=taskset.train[0][0].shape[1:],
+                               num_outputs=taskset.num_classes)
 
 
 def training_task_ids(config: ml_collections.ConfigDict, num_tasks: int) -> list[int]:
@@ -77,8 +72,6 @@ def training_task_ids(config: ml_collections.ConfigDict, num_tasks: int) -> list
 
 
 def validate_config(config: ml_collections.ConfigDict) -> None:
-  if not (config.learning_rate > 0 and np.isfinite(config.learning_rate)):
-    raise ValueError(f"learning_rate must be a positive finite number, got {config.learning_rate}.")
   if config.get("task_sampling", "all") not in TASK_SAMPLING:
     raise ValueError(f"Unknown task_sampling {config.task_sampling!r}; choose one of "
                      f"{', '.join(TASK_SAMPLING)}.")
@@ -107,25 +100,19 @@ def make_train_steps(hnet: Any, target: Any, optimizer: optax.GradientTransforma
     logits = target.apply(weights, x)
     return cross_entropy(logits, y), jnp.mean(jnp.argmax(logits, -1) == y)
 
-  def apply_gradients(state, loss_fn):
-    (loss, accs), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["params"])
-    updates, opt_state = optimizer.update(grads, state["opt_state"], state["params"])
-    params = optax.apply_updates(state["params"], updates)
-    return {"params": params, "opt_state": opt_state}, {"loss": loss, "accuracy": jnp.mean(accs)}
+  def all_tasks(params, state, xs, ys):
+    del state
+    losses, accs = jax.vmap(task_loss, in_axes=(None, 0, 0, 0))(
+        params, jnp.arange(num_tasks), xs, ys)
+    return jnp.mean(losses), {"accuracy": jnp.mean(accs)}
 
-  @par.jit_step
-  def update_all(state, xs, ys):
-    def loss_fn(params):
-      losses, accs = jax.vmap(task_loss, in_axes=(None, 0, 0, 0))(
-          params, jnp.arange(num_tasks), xs, ys)
-      return jnp.mean(losses), accs
-    return apply_gradients(state, loss_fn)
+  def one_task(params, state, task, x, y):
+    del state
+    loss, acc = task_loss(params, task, x, y)
+    return loss, {"accuracy": acc}
 
-  @par.jit_step
-  def update_one(state, task, x, y):
-    return apply_gradients(state, lambda params: task_loss(params, task, x, y))
-
-  return update_all, update_one
+  return (make_train_step(optimizer, loss_fn=all_tasks, par=par),
+          make_train_step(optimizer, loss_fn=one_task, par=par))
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
@@ -136,13 +123,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   task_ids = training_task_ids(config, taskset.num_tasks)
   num_tasks = len(task_ids)
   target = build_target(config, taskset)
-  conditioner = Conditioner(num_embeddings=num_tasks, embedding_dim=config.hypernet.embedding_dim,
-                            normalize=True)
-  hnet = make_hypernet(config.hypernet.family, target.spec, conditioner,
-                       **as_kwargs(config.hypernet.kwargs))
-  hnet, variables = init_hypernet(hnet, jax.random.key(config.seed), jnp.arange(num_tasks),
-                                  config.hypernet.init, config.hypernet.init_scale)
-  optimizer = optax.adam(config.learning_rate)
+  hnet, variables = builders.build_hypernet(
+      config.hypernet, target, jnp.arange(num_tasks), config.seed,
+      conditioner={"num_embeddings": num_tasks, "embedding_dim": config.hypernet.embedding_dim,
+                   "normalize": True})
+  par = par.for_model(hnet)
+  optimizer = builders.build_optimizer(config.optimizer)
   num_hnet_params = sum(x.size for x in jax.tree.leaves(variables))
   sampling = config.get("task_sampling", "all")
   print(f"target {target.name}: {target.num_params:,} params per task; hypernet "
@@ -210,7 +196,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         # the joint-training learning rate (the reference row of the new-task table).
         inferred = new_task.train_from_scratch(
             target, taskset.train[holdout], taskset.test[holdout],
-            learning_rate=config.learning_rate, **common)
+            learning_rate=config.optimizer.learning_rate, **common)
       else:
         inferred = new_task.infer_new_task(
             hnet, target, state["params"], taskset.train[holdout], taskset.test[holdout],

@@ -21,6 +21,7 @@ import numpy as np
 import optax
 
 from hyperjax.training import evaluation
+from hyperjax.training.step import apply_gradients, init_train_state
 
 EMBED_INITS = ("mean", "random")
 
@@ -71,13 +72,11 @@ def _fit_full_batch(loss, start, steps: int, learning_rate: float):
   """``steps`` full-batch Adam steps on ``loss(params)`` from ``start``, one compiled scan."""
   optimizer = optax.adam(learning_rate)
 
-  def step(carry, _):
-    p, opt_state = carry
-    updates, opt_state = optimizer.update(jax.grad(loss)(p), opt_state, p)
-    return (optax.apply_updates(p, updates), opt_state), None
+  def step(state, _):
+    return apply_gradients(optimizer, state, jax.grad(loss)(state["params"])), None
 
-  (params, _), _ = jax.lax.scan(step, (start, optimizer.init(start)), None, length=steps)
-  return params
+  state, _ = jax.lax.scan(step, init_train_state(optimizer, start), None, length=steps)
+  return state["params"]
 
 
 def _over_shots(fit, accuracy, start, train, test, shots: Sequence[int], seed: int,

@@ -18,21 +18,19 @@ References:
 
 from __future__ import annotations
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-import optax
 
+from hyperjax import builders
 from hyperjax import data as data_lib
 from hyperjax.data import pipeline
-from hyperjax.experiments import pareto
 from hyperjax.pareto import evaluate as evaluate_lib
 from hyperjax.pareto import metrics
-from hyperjax.pareto.step import task_losses
+from hyperjax.pareto.objectives import evaluate_objective, per_head_cross_entropy
 from hyperjax.training import loop
+from hyperjax.training.step import init_train_state, make_train_step
 
 STRUCTURAL_KEYS = ("data.name", "target", "seed", "batch_size", "num_objectives")
 
@@ -48,10 +46,9 @@ class _SelectTask:
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """Trains one target per task on that task alone; writes the anchors."""
-  pareto.validate_config(config)
   dataset = data_lib.load_multi(config.data)
   m = config.num_objectives
-  target = pareto.build_target(config)
+  target = builders.build_target(config.target)
   if target.has_state:
     raise ValueError(f"single_task anchors support targets without BatchNorm; {target.name} "
                      "has statistics.")
@@ -60,24 +57,24 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         f"{dataset.name} from {dataset.source}: {len(train_x):,} train / "
         f"{len(dataset.val[0]):,} val / {len(dataset.test[0]):,} test")
 
-  optimizer = optax.adam(config.learning_rate)
+  optimizer = builders.build_optimizer(config.optimizer)
+  objective = per_head_cross_entropy()
   onehots = jnp.eye(m)
 
   def task_loss(weights, task, images, labels):
-    losses, accuracies = task_losses(target, weights, images, labels)
-    return jnp.dot(task, losses), (losses, accuracies)
+    losses, scores = evaluate_objective(objective, target.apply(weights, images),
+                                        (images, labels))
+    return jnp.dot(task, losses), (losses, scores["accuracy"])
 
-  @functools.partial(jax.jit, donate_argnums=0)
-  def step(state, images, labels):
+  def grad_fn(params, state, images, labels):
+    del state
     grads, (losses, accs) = jax.vmap(jax.grad(task_loss, has_aux=True),
-                                     in_axes=(0, 0, None, None))(state["params"], onehots,
-                                                                 images, labels)
-    updates, opt_state = optimizer.update(grads, state["opt_state"], state["params"])
-    params = optax.apply_updates(state["params"], updates)
+                                     in_axes=(0, 0, None, None))(params, onehots, images, labels)
     scalars = {f"loss_{t}": losses[t, t] for t in range(m)}
     scalars.update({f"accuracy_{t}": accs[t, t] for t in range(m)})
-    return {"params": params, "opt_state": opt_state}, scalars
+    return grads, scalars, {}
 
+  step = make_train_step(optimizer, grad_fn=grad_fn)
   steps_per_epoch = pipeline.steps_per_epoch(len(train_x), config.batch_size)
   evaluator = evaluate_lib.make_front_evaluator(_SelectTask, target, config.eval_batch_size)
 
@@ -88,9 +85,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   def evaluate(state, i):
     record = {"epoch": i // steps_per_epoch}
     for split in ("val", "test"):
-      losses, accs = evaluator(state["params"], onehots, *getattr(dataset, split))
+      losses, scores = evaluator(state["params"], onehots, getattr(dataset, split))
       record[f"{split}_losses"] = np.diag(losses)
-      record[f"{split}_accuracies"] = np.diag(accs)
+      record[f"{split}_accuracies"] = np.diag(scores["accuracy"])
     record["val_score"] = -float(np.mean(record["val_losses"]))
     return record
 
@@ -116,12 +113,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
 
   def init_state():
     keys = jax.random.split(jax.random.key(config.seed), m)
-    params = jax.vmap(target.init_weights)(keys)
-    return {"params": params, "opt_state": optimizer.init(params)}
+    return init_train_state(optimizer, jax.vmap(target.init_weights)(keys))
 
-  experiment = pareto.epoch_experiment(config, steps_per_epoch, "val_score",
-                                       init_state=init_state, train_step=train_step,
-                                       evaluate=evaluate, summarize=summarize)
+  experiment = loop.Experiment(init_state=init_state, train_step=train_step, evaluate=evaluate,
+                               summarize=summarize,
+                               num_steps=config.num_epochs * steps_per_epoch,
+                               eval_every=config.eval_every_epochs * steps_per_epoch,
+                               log_every=config.log_every, best_key="val_score")
   results = loop.run(experiment, workdir, config, STRUCTURAL_KEYS)
   print("anchors (test loss per task): " + ", ".join(f"{a:.4f}" for a in results["anchors"]) +
         "; accuracies " + ", ".join(f"{a:.4f}" for a in results["anchor_accuracies"]) +

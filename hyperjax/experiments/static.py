@@ -24,12 +24,12 @@ import ml_collections
 import numpy as np
 import optax
 
+from hyperjax import builders
 from hyperjax import data as data_lib
 from hyperjax.data import pipeline
-from hyperjax.hypernets.factory import as_kwargs
 from hyperjax.hypernets.static import StaticHypernet, plan_generated_layers
-from hyperjax.targets import make_target, takes_train
 from hyperjax.training import evaluation, loop, sharding
+from hyperjax.training import step as step_lib
 
 STRUCTURAL_KEYS = ("data.name", "data.num_val", "max_train", "target", "hypernet", "seed")
 
@@ -56,8 +56,7 @@ def augment(images: np.ndarray, pad: int, flip: bool, seed: int, step: int) -> n
 
 def build(config: ml_collections.ConfigDict, input_shape: tuple[int, ...]):
   """``(target, model, params, state)``; ``model`` is None for the plain network."""
-  target = make_target(config.target.name, input_shape=input_shape,
-                       **as_kwargs(config.target.kwargs))
+  target = builders.build_target(config.target, input_shape=input_shape)
   key = jax.random.key(config.seed)
   if not config.hypernet.generated:
     return target, None, target.init_weights(key), target.state
@@ -91,37 +90,25 @@ def make_train_step(target: Any, model: StaticHypernet | None,
   and the optimizer state. Dropout targets draw their masks from ``rng``.
   """
   weights_of = (lambda p: model.apply(p)) if model else (lambda p: p)
-  mode = takes_train(target.name)  # BatchNorm or dropout: pass train=
-  dropout = target.name == "vgg_blocks"
 
-  def loss_fn(params, bn_state, x, y, rng):
-    extra = {"rngs": {"dropout": rng}} if dropout else {}
+  def loss_fn(params, train_state, x, y, rng):
+    bn_state = train_state["state"]
+    extra = {"rngs": {"dropout": rng}} if target.uses_dropout else {}
     if bn_state:
-      logits, new_state = target.apply(weights_of(params), x, state=bn_state, train=True,
-                                       mutable=True, **extra)
+      logits, bn_state = target.apply(weights_of(params), x, state=bn_state, train=True,
+                                      mutable=True, **extra)
     else:
-      logits = target.apply(weights_of(params), x, train=True if mode else None, **extra)
-      new_state = bn_state
+      logits = target.apply(weights_of(params), x, train=True if target.takes_train else None,
+                            **extra)
     loss = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
-    return loss, (new_state, jnp.mean(jnp.argmax(logits, -1) == y))
+    return loss, ({"accuracy": jnp.mean(jnp.argmax(logits, -1) == y)}, {"state": bn_state})
 
-  @par.jit_step
-  def update(train_state, x, y, rng):
-    (loss, (bn_state, acc)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-        train_state["params"], train_state["state"], x, y, rng)
-    updates, opt_state = optimizer.update(grads, train_state["opt_state"], train_state["params"])
-    return ({"params": optax.apply_updates(train_state["params"], updates), "state": bn_state,
-             "opt_state": opt_state}, {"loss": loss, "accuracy": acc})
-
-  return update
+  return step_lib.make_train_step(optimizer, loss_fn=loss_fn, par=par)
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """Trains the plain or hyper model with early stopping on validation accuracy."""
-  if not (config.learning_rate > 0 and np.isfinite(config.learning_rate)):
-    raise ValueError(f"learning_rate must be a positive finite number, got {config.learning_rate}.")
-  if not 0 < config.lr_decay <= 1:
-    raise ValueError(f"lr_decay must be in (0, 1], got {config.lr_decay}.")
+  optimizer = builders.build_optimizer(config.optimizer)
   data = config.data
   dataset = data_lib.load_dataset(data.name, data.source, data.idx_dir, data.allow_embedded,
                                   tfds_data_dir=data.tfds_data_dir,
@@ -138,12 +125,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         + (f" vs {counts['layers_hyper']:,} hyper" if model else "")
         + f"; data {dataset.source}: {len(train[0])}/{len(val[0])}/{len(dataset.test[0])}")
   print(par.describe(params))
-  schedule = optax.exponential_decay(config.learning_rate, 1, config.lr_decay,
-                                     end_value=config.min_learning_rate)
-  optimizer = optax.adam(schedule)
   steps_per_epoch = pipeline.steps_per_epoch(len(train[0]), config.batch_size)
   weights_of = (lambda p: model.apply(p)) if model else (lambda p: p)
-  mode = takes_train(config.target.name)  # BatchNorm or dropout: pass train=
 
   update = make_train_step(target, model, optimizer, par)
 
@@ -155,7 +138,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
 
   @par.jit_replicated
   def logits_fn(params, bn_state, x):
-    return target.apply(weights_of(params), x, state=bn_state, train=False if mode else None)
+    return target.apply(weights_of(params), x, state=bn_state, train=False if target.takes_train else None)
 
   def evaluate(train_state, step):
     acc = {name: evaluation.accuracy(

@@ -10,7 +10,7 @@ Reference:
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, ClassVar, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -19,6 +19,7 @@ from flax import linen as nn
 from hyperjax.hypernets.conditioning import Conditioner
 from hyperjax.hypernets.init import output_multipliers
 from hyperjax.hypernets.trunk import MLPTrunk
+from hyperjax.hypernets.protocol import ShardingRules
 from hyperjax.spec import WeightSpec
 
 # PHN ResNet-18 presets: name -> (num_chunks, num_ws), with chunk_size 10,000.
@@ -56,6 +57,9 @@ class ChunkedHypernet(nn.Module):
     leaf_scales: fixed per-leaf output multipliers (hyperfan init sets them to the
       target standard deviation of each leaf); None means 1.
   """
+
+  # Chunk output matrices [num_ws, h, chunk_size] split along 'model'.
+  sharding_rules: ClassVar[ShardingRules] = ((r"(^|/)ws$", (None, None, "model")),)
 
   spec: WeightSpec
   chunk_size: int = 10_000

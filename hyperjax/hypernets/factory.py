@@ -15,21 +15,37 @@ FAMILIES = {"mlp": MLPHypernet, "linear": LinearHypernet, "chunked": ChunkedHype
             "sparse": SparseHypernet, "independent": IndependentNetworks}
 
 
+def register_family(name: str, cls: type, overwrite: bool = False) -> None:
+  """Registers a hypernetwork family (a Flax module class with ``spec`` and
+  ``conditioner`` fields) under ``name`` for configs' ``hypernet.family``."""
+  if name in FAMILIES and not overwrite:
+    raise ValueError(f"A hypernetwork family named {name!r} is already registered; pass "
+                     "overwrite=True to replace it.")
+  FAMILIES[name] = cls
+
+
 def make_hypernet(family: str, spec: WeightSpec, conditioner: Conditioner | None = None,
                   **kwargs: Any) -> Any:
   """``make_hypernet('mlp', spec, hidden=(100, 100, 100))`` -> an unbound Flax module.
 
   Args:
     family: ``'mlp'``, ``'linear'``, ``'chunked'``, ``'sparse'`` or ``'independent'``
-      (one network per task, the no-sharing baseline).
+      (one network per task, the no-sharing baseline), a name given to
+      :func:`register_family`, or an import path ``'pkg.module:Class'``.
     spec: the target's weight spec.
     conditioner: how conditions are embedded (family default when None).
     **kwargs: the family's attributes (tuples may be given as lists).
   """
-  if family not in FAMILIES:
+  cls: Any
+  if family in FAMILIES:
+    cls = FAMILIES[family]
+  elif ":" in family:
+    from hyperjax.targets.registry import import_object  # pylint: disable=g-import-not-at-top
+    cls = import_object(family, "hypernetwork family")
+  else:
     raise ValueError(f"Unknown hypernetwork family {family!r}; choose one of "
-                     f"{', '.join(sorted(FAMILIES))}.")
-  cls = FAMILIES[family]
+                     f"{', '.join(sorted(FAMILIES))}, or name your own by import path "
+                     "('pkg.module:Class').")
   fields = set(cls.__dataclass_fields__) - {"parent", "name", "spec", "conditioner"}
   unknown = set(kwargs) - fields
   if unknown:

@@ -125,12 +125,14 @@ def init_hypernet(module: nn.Module, rng: jax.Array, sample_conds: Any, init: st
   if hasattr(module, "raw_outputs"):
     # Families with fixed output multipliers on shared raw outputs (sparse): measure the
     # raw second moment of each leaf's own slice, which a global E[c^2] only approximates.
-    raw = jax.vmap(lambda c: module.apply(variables, c, method="raw_outputs"))(sample_conds)
+    raw = jnp.asarray(jax.vmap(lambda c: module.apply(variables, c, method="raw_outputs"))(
+        sample_conds))
     moment = [float(jnp.mean(jnp.square(raw[:, l.offset:l.offset + l.size])))
               for l in module.spec.leaves]
   else:
     # E[||c||^2] of the last layer's input c (MLP and chunked families).
-    features = jax.vmap(lambda c: module.apply(variables, c, method="features"))(sample_conds)
+    features = jnp.asarray(jax.vmap(lambda c: module.apply(variables, c, method="features"))(
+        sample_conds))
     moment = float(jnp.mean(jnp.sum(jnp.square(features), axis=-1)))
   if not np.all(np.asarray(moment) > 0):
     raise ValueError("The hypernetwork's last hidden layer is all zeros on the sample "

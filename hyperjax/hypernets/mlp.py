@@ -8,13 +8,14 @@ Reference:
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, ClassVar, Sequence
 
 import jax
 from flax import linen as nn
 
 from hyperjax.hypernets.conditioning import Conditioner
 from hyperjax.hypernets.trunk import MLPTrunk
+from hyperjax.hypernets.protocol import ShardingRules
 from hyperjax.spec import WeightSpec
 
 
@@ -36,6 +37,10 @@ class MLPHypernet(nn.Module):
       zero biases); None keeps Flax's defaults. Set by
       :func:`hyperjax.hypernets.init_hypernet` for hyperfan initialisation.
   """
+
+  # Output heads [h, P_i] split along 'model'.
+  sharding_rules: ClassVar[ShardingRules] = ((r"heads_\d+/kernel$", (None, "model")),
+                                             (r"heads_\d+/bias$", ("model",)))
 
   spec: WeightSpec
   hidden: Sequence[int] = (100, 100, 100)

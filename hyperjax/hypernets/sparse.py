@@ -14,7 +14,7 @@ Reference: Cubelier, "Sparse hypernetworks", MSc thesis, University of Liege, 20
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, ClassVar, Sequence
 
 import jax
 import numpy as np
@@ -23,6 +23,7 @@ from flax import linen as nn
 from hyperjax.hypernets.conditioning import Conditioner
 from hyperjax.hypernets.init import ZERO_VARIANCE_MULTIPLIER, output_multipliers
 from hyperjax.sparse import BACKENDS, SparseLinear, connectivity
+from hyperjax.hypernets.protocol import ShardingRules
 from hyperjax.spec import WeightSpec
 
 ACTIVATIONS = ("linear", "relu", "prelu")
@@ -62,6 +63,9 @@ class SparseHypernet(nn.Module):
       ``num_embeddings`` through :meth:`for_tasks`).
     leaf_scales: fixed per-leaf output multipliers (None: :func:`glorot_multipliers`).
   """
+
+  # Sparse-layer values [nnz, fan_in] split along 'model'.
+  sharding_rules: ClassVar[ShardingRules] = ((r"sparse_\d+/values$", ("model", None)),)
 
   spec: WeightSpec
   latent_dim: int = 512

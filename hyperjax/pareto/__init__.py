@@ -1,15 +1,21 @@
-"""Pareto front learning: rays, solvers, hypervolume, the compiled step, evaluation, plots."""
+"""Pareto front learning: rays, objectives, solvers, hypervolume, the compiled step,
+evaluation, plots, :func:`train_front` and :func:`load_pareto_model`."""
 
 from hyperjax.pareto.evaluate import front_summary, make_front_evaluator
 from hyperjax.pareto.inference import ParetoModel, load_pareto_model
 from hyperjax.pareto.metrics import hypervolume, non_uniformity, uniformity
+from hyperjax.pareto.objectives import (OBJECTIVES, Objective, make_objective,
+                                        per_head_cross_entropy, per_output_mse)
 from hyperjax.pareto.rays import RayError, evaluation_rays, sample_rays, validate_rays
-from hyperjax.pareto.solvers import SOLVERS, chebyshev, cpmtl, epo, linear_scalarization, simplex_lp
-from hyperjax.pareto.step import RAY_BATCHING, make_train_step, task_losses
+from hyperjax.pareto.solvers import (SOLVERS, Solver, chebyshev, cpmtl, epo, ls, make_solver,
+                                     simplex_lp)
+from hyperjax.pareto.step import RAY_BATCHING, make_pareto_step
+from hyperjax.pareto.trainer import train_front
 
 __all__ = [
-    "RAY_BATCHING", "RayError", "SOLVERS", "chebyshev", "cpmtl", "epo", "evaluation_rays",
-    "ParetoModel", "front_summary", "hypervolume", "load_pareto_model", "linear_scalarization", "make_front_evaluator",
-    "make_train_step", "non_uniformity", "sample_rays", "simplex_lp", "task_losses", "uniformity",
-    "validate_rays",
+    "OBJECTIVES", "Objective", "ParetoModel", "RAY_BATCHING", "RayError", "SOLVERS", "Solver",
+    "chebyshev", "cpmtl", "epo", "evaluation_rays", "front_summary", "hypervolume",
+    "load_pareto_model", "ls", "make_front_evaluator", "make_objective", "make_pareto_step",
+    "make_solver", "non_uniformity", "per_head_cross_entropy", "per_output_mse", "sample_rays",
+    "simplex_lp", "train_front", "uniformity", "validate_rays",
 ]

@@ -1,6 +1,6 @@
 """Evaluating a whole front: every ray's weights generated once, all rays batched.
 
-Reference: Navon et al., ICLR 2021 (protocol: per ray, per-task mean cross-entropy and
+Reference: Navon et al., ICLR 2021 (protocol: per ray, per-objective mean loss and
 accuracy on the whole split; hypervolume of the loss points; uniformity).
 """
 
@@ -11,48 +11,63 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
-from hyperjax.data import pipeline
+from hyperjax.data.sources import as_source, batch_field
 from hyperjax.pareto import metrics
+from hyperjax.pareto.objectives import Objective, evaluate_objective, per_head_cross_entropy
+from hyperjax.pareto.step import target_outputs
 from hyperjax.target import Target, calibrate_states
 
 
 def make_front_evaluator(hnet: Any, target: Target, batch_size: int, ray_chunk: int | None = None,
-                         par: Any = None):
-  """Builds ``evaluate(variables, rays, images, labels) -> (losses [E, m], accs [E, m])``.
+                         par: Any = None, objective: Objective | None = None,
+                         inputs_key: int | str | None = None):
+  """Builds ``evaluate(variables, rays, data, calibration=None) -> (losses [E, m], metrics)``.
 
-  The weights of all ``E`` rays are generated once (``vmap``); each batch of the split
-  runs through all of them (``vmap`` over rays, or ``lax.map`` over chunks of
-  ``ray_chunk`` rays to bound memory). Targets with BatchNorm are evaluated with
-  per-ray population statistics (:func:`hyperjax.target.calibrate_states`, all rays
-  in one compiled call) from ``calibration`` batches (``[num_batches, batch, ...]``).
-  With ``par`` (a :class:`hyperjax.training.sharding.Parallelism`), each batch is split
-  over the mesh's ``'data'`` axis and the sums come back replicated.
+  ``data`` is a split in any form :func:`hyperjax.data.sources.as_source` reads (e.g.
+  ``(images, labels)``); ``metrics`` maps each of the objective's metrics to ``[E, m]``
+  (``'accuracy'`` for the default per-head cross-entropy). Losses and metrics are means
+  over the split (batch means weighted by batch size; the last batch may be smaller).
+
+  The weights of all ``E`` rays are generated once (``vmap``); each batch runs through
+  all of them (``vmap`` over rays, or ``lax.map`` over chunks of ``ray_chunk`` rays to
+  bound memory). Targets with BatchNorm are evaluated with per-ray population statistics
+  (:func:`hyperjax.target.calibrate_states`, all rays in one compiled call) from
+  ``calibration`` input batches (``[num_batches, batch, ...]``). With ``par`` (a
+  :class:`hyperjax.training.sharding.Parallelism`), batches that divide the mesh's
+  ``'data'`` axis are split over it (others are replicated) and the means come back
+  replicated.
   """
-  jit_sums = jax.jit if par is None else par.jit_replicated
-  put = (lambda tree: jax.tree.map(jnp.asarray, tree)) if par is None else par.shard_batch
+  objective = objective or per_head_cross_entropy()
+  jit_means = jax.jit if par is None else par.jit_replicated
+
+  def put(batch):
+    if par is None:
+      return jax.tree.map(jnp.asarray, batch)
+    if len(jax.tree.leaves(batch)[0]) % par.size("data"):
+      return par.replicate(batch)
+    return par.shard_batch(batch)
 
   @jax.jit
   def generate(variables, rays):
     return jax.vmap(hnet.apply, in_axes=(None, 0))(variables, rays)
 
-  def per_ray(weights, state, images, labels, mask):
-    kwargs = {} if state is None else {"state": state, "train": False}
-    logits = target.apply(weights, images, **kwargs)
-    ce = jnp.stack([optax.softmax_cross_entropy_with_integer_labels(l, labels[:, i])
-                    for i, l in enumerate(logits)], -1)
-    correct = jnp.stack([jnp.argmax(l, -1) == labels[:, i] for i, l in enumerate(logits)], -1)
-    return jnp.sum(ce * mask[:, None], 0), jnp.sum(correct * mask[:, None], 0)
+  def per_ray(weights, state, batch):
+    inputs = batch_field(batch, inputs_key, "inputs")
+    if state is None:
+      outputs = target_outputs(target, weights, inputs, train=False)
+    else:
+      outputs = target.apply(weights, inputs, state=state, train=False)
+    return evaluate_objective(objective, outputs, batch)
 
-  @jit_sums
-  def batch_sums(weights, states, images, labels, mask):
-    fn = lambda w, s: per_ray(w, s, images, labels, mask)
+  @jit_means
+  def batch_means(weights, states, batch):
+    fn = lambda w, s: per_ray(w, s, batch)
     if ray_chunk:
       return jax.lax.map(lambda ws: fn(*ws), (weights, states), batch_size=ray_chunk)
     return jax.vmap(fn)(weights, states)
 
-  def evaluate(variables, rays, images, labels, calibration=None):
+  def evaluate(variables, rays, data, calibration=None):
     rays = jnp.asarray(rays) if par is None else par.replicate(np.asarray(rays, np.float32))
     weights = generate(variables, rays)
     states = None
@@ -60,19 +75,26 @@ def make_front_evaluator(hnet: Any, target: Target, batch_size: int, ray_chunk: 
       if calibration is None:
         raise ValueError(f"{target.name} has BatchNorm statistics: pass calibration batches.")
       states = calibrate_states(target, weights, calibration, ray_chunk)
-    loss_sum, correct = 0.0, 0.0
-    for sel, mask in pipeline.padded_batches(len(images), batch_size):
-      l, c = batch_sums(weights, states, *put((images[sel], labels[sel], mask)))
-      loss_sum, correct = loss_sum + np.asarray(l), correct + np.asarray(c)
-    n = len(images)
-    return np.asarray(loss_sum) / n, np.asarray(correct) / n
+    total, count = None, 0
+    for batch in as_source(data).eval_batches(batch_size):
+      n = len(jax.tree.leaves(batch)[0])
+      means = jax.tree.map(lambda v: np.asarray(v, np.float64) * n,
+                           batch_means(weights, states, put(batch)))
+      total = means if total is None else jax.tree.map(np.add, total, means)
+      count += n
+    if not count:
+      raise ValueError("The evaluation split has no examples.")
+    losses, mets = jax.tree.map(lambda v: v / count, total)
+    return losses, mets
 
   return evaluate
 
 
-def front_summary(losses: np.ndarray, accuracies: np.ndarray, rays: np.ndarray,
+def front_summary(losses: np.ndarray, scores: dict[str, np.ndarray], rays: np.ndarray,
                   reference_point) -> dict:
   """Hypervolume, uniformity and the per-ray figures of one evaluated front."""
-  return {"hypervolume": metrics.hypervolume(losses, reference_point),
-          "uniformity": metrics.uniformity(losses, rays),
-          "losses": losses, "accuracies": accuracies}
+  summary = {"hypervolume": metrics.hypervolume(losses, reference_point),
+             "uniformity": metrics.uniformity(losses, rays), "losses": losses}
+  for name, value in scores.items():
+    summary["accuracies" if name == "accuracy" else name] = value
+  return summary

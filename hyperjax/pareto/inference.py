@@ -14,9 +14,11 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import ml_collections
-import optax
 
+from hyperjax import builders
 from hyperjax.pareto import rays as rays_lib
+from hyperjax.pareto import trainer
+from hyperjax.pareto.step import target_outputs
 from hyperjax.target import calibrate_states
 from hyperjax.training.checkpoint import Checkpointer
 
@@ -56,7 +58,7 @@ class ParetoModel:
     weights = self.weights(rays)
     images = jnp.asarray(images)
     if not self.target.has_state:
-      return jax.vmap(lambda w: self.target.apply(w, images))(weights)
+      return jax.vmap(lambda w: target_outputs(self.target, w, images, train=False))(weights)
     if calibration is None:
       raise ValueError(f"{self.target.name} has BatchNorm statistics: pass calibration= a few "
                        "training batches [num_batches, batch, ...] to compute each ray's.")
@@ -65,14 +67,20 @@ class ParetoModel:
         weights, states)
 
 
-def load_pareto_model(workdir: str, which: str = "best") -> ParetoModel:
-  """Loads a Pareto run from its workdir.
+def load_pareto_model(workdir: str, which: str = "best", target: Any = None) -> ParetoModel:
+  """Loads a Pareto run (built-in or :func:`~hyperjax.pareto.train_front`) from its workdir.
+
+  The target is rebuilt from the run's config (a registered name or an import path);
+  a run whose target cannot be imported in a fresh process (a module class defined in
+  a notebook or a ``__main__`` script, or a :class:`~hyperjax.target.Target` object)
+  needs it again as ``target=``.
 
   Args:
-    workdir: the ``--workdir`` of a ``launch.train`` Pareto run.
-    which: ``'best'`` (the checkpoint of the best validation hypervolume) or ``'latest'``.
+    workdir: the ``--workdir`` of a Pareto run.
+    which: ``'best'`` (the checkpoint of the best validation hypervolume; the latest when
+      the run had no validation split) or ``'latest'``.
+    target: the run's target (module, Target or name), when it cannot be rebuilt.
   """
-  from hyperjax.experiments import pareto  # pylint: disable=g-import-not-at-top
   path = os.path.join(workdir, "config.json")
   if not os.path.exists(path):
     raise FileNotFoundError(f"{workdir} holds no hyperjax run (no config.json).")
@@ -82,13 +90,32 @@ def load_pareto_model(workdir: str, which: str = "best") -> ParetoModel:
     raise ValueError(f"{workdir} holds a {config.get('experiment')!r} run, not a Pareto run.")
   if which not in ("best", "latest"):
     raise ValueError(f"which must be 'best' or 'latest', got {which!r}.")
-  target, hnet, variables = pareto.build_model(config)
-  subdir = "best" if which == "best" else "checkpoints"
+  block = config.target.to_dict()
+  shape = tuple(block["input_shape"]) if block.get("input_shape") else None
+  if target is None:
+    if not block.get("name"):
+      raise ValueError(f"The target of {workdir} ({block.get('class', 'a custom Target')}) cannot "
+                       "be imported in a new process; pass it again: "
+                       "load_pareto_model(workdir, target=...).")
+    target = block
+  target, _ = trainer.resolve_target(target, shape)
+  m = config.num_objectives
+  init_rays = rays_lib.sample_rays(jax.random.key(config.seed + 1), 256, config.ray_alpha, m)
+  hnet, variables = builders.build_hypernet(config.hypernet.to_dict(), target, init_rays,
+                                            config.seed)
+  subdir = "best" if which == "best" and os.path.isdir(os.path.join(workdir, "best")) \
+      else "checkpoints"
   checkpointer = Checkpointer(workdir, subdir=subdir)
   step = checkpointer.latest_step()
   if step is None:
+    checkpointer.close()
     raise FileNotFoundError(f"{workdir}/{subdir} has no checkpoint yet.")
-  abstract = {"params": variables, "opt_state": optax.adam(1.0).init(variables)}
-  state = checkpointer.restore(abstract, step)
+  params = checkpointer.restore(None, step)["params"]
   checkpointer.close()
-  return ParetoModel(config, target, hnet, state["params"], step)
+  shapes = lambda tree: [tuple(x.shape) for x in jax.tree.leaves(tree)]
+  same_tree = jax.tree.structure(variables) == jax.tree.structure(params)  # type: ignore[operator]
+  if not same_tree or (
+      shapes(variables) != shapes(params)):
+    raise ValueError(f"The checkpoint in {workdir}/{subdir} does not fit the hypernetwork its "
+                     "config describes (was the target passed here the one it was trained on?).")
+  return ParetoModel(config, target, hnet, params, step)

@@ -9,7 +9,7 @@ import numpy as np
 
 def plot_front(path: str, losses: np.ndarray, rays: np.ndarray, *, title: str = "",
                anchors: np.ndarray | None = None, hypervolume: float | None = None,
-               reference_point=None) -> None:
+               reference_point=None, labels=None) -> None:
   """Writes the test losses of every ray, the rays as directions, and the anchors.
 
   For two objectives, each ray ``r`` is drawn as the line through the origin along
@@ -21,14 +21,15 @@ def plot_front(path: str, losses: np.ndarray, rays: np.ndarray, *, title: str = 
   if hypervolume is not None:
     label += f", HV {hypervolume:.4f}"
   plot_fronts(path, {label: losses}, rays, title=title, anchors=anchors,
-              reference_point=reference_point, color_by_ray=True)
+              reference_point=reference_point, color_by_ray=True, labels=labels)
 
 
 def plot_fronts(path: str, fronts: Mapping[str, np.ndarray], rays: np.ndarray, *,
                 title: str = "", anchors: np.ndarray | None = None, reference_point=None,
-                color_by_ray: bool = False) -> None:
+                color_by_ray: bool = False, labels=None) -> None:
   """Several fronts (label -> losses ``[n, m]``, evaluated on the same ``rays``) in one figure.
 
+  ``labels`` names the objectives on the axes (default: cross-entropy of task 1, 2).
   ``color_by_ray`` colours the points of a single front by the ray's first weight;
   otherwise each front has its own colour. Anchors (single-task losses) are red stars.
   """
@@ -36,6 +37,10 @@ def plot_fronts(path: str, fronts: Mapping[str, np.ndarray], rays: np.ndarray, *
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 
+  default = labels is None or [str(l) for l in labels[:2]] == ["0", "1"]
+  first, second = ("task 1", "task 2") if default else (f"objective {labels[0]}",
+                                                        f"objective {labels[1]}")
+  labels = None if default else labels
   rays = np.asarray(rays)
   all_losses = np.concatenate([np.asarray(l)[:, :2] for l in fronts.values()])
   if anchors is not None and len(anchors):
@@ -55,7 +60,7 @@ def plot_fronts(path: str, fronts: Mapping[str, np.ndarray], rays: np.ndarray, *
     if color_by_ray:
       points = ax.scatter(losses[:, 0], losses[:, 1], c=rays[:, 0], cmap="viridis", s=24,
                           zorder=3, label=label)
-      fig.colorbar(points, ax=ax, label="ray weight on task 1")
+      fig.colorbar(points, ax=ax, label=f"ray weight on {first}")
     else:
       ax.scatter(losses[:, 0], losses[:, 1], color=color, s=18, zorder=3, label=label)
   if anchors is not None and len(anchors):
@@ -63,8 +68,8 @@ def plot_fronts(path: str, fronts: Mapping[str, np.ndarray], rays: np.ndarray, *
                label="single-task anchor")
   ax.set_xlim(0, reach)
   ax.set_ylim(0, reach)
-  ax.set_xlabel("task 1 loss (cross-entropy)")
-  ax.set_ylabel("task 2 loss (cross-entropy)")
+  ax.set_xlabel(f"{first} loss" + ("" if labels else " (cross-entropy)"))
+  ax.set_ylabel(f"{second} loss" + ("" if labels else " (cross-entropy)"))
   if reference_point is not None:
     title = "\n".join(filter(None, [title, f"HV reference point {tuple(reference_point)}"]))
   ax.set_title(title, fontsize=10)

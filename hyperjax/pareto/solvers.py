@@ -1,6 +1,8 @@
-"""Multi-objective update rules as pure, jit-safe functions.
+"""Multi-objective update rules: solvers as small pure objects, like optax's transformations.
 
-Every solver returns per-objective weights ``w [m]`` (treated as constants) so that the
+A solver factory (:func:`ls`, :func:`epo`, :func:`chebyshev`, :func:`cpmtl`) takes the
+method's options and returns a :class:`Solver`, whose ``weights`` function returns
+per-objective weights ``w [m]`` (treated as constants) so that the
 update follows the gradient of ``sum_i w_i l_i``. Inputs are the per-objective losses
 ``l [m]``, the Gram matrix of the per-objective gradients ``C = G G^T [m, m]`` (only
 needed by EPO and CPMTL) and the preference ray ``r [m]``.
@@ -18,15 +20,15 @@ References:
 
 from __future__ import annotations
 
+import inspect
 import itertools
-from typing import NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-SOLVERS = ("ls", "epo", "chebyshev", "cpmtl")
-NEEDS_GRAM = {"ls": False, "epo": True, "chebyshev": False, "cpmtl": True}
+from hyperjax.pareto import rays as rays_lib
 
 
 # ---- small exact LPs over the simplex ------------------------------------------------------
@@ -107,13 +109,13 @@ def simplex_lp(c: jax.Array, A: jax.Array, b: jax.Array, tol: float = 1e-5) -> L
 # ---- solvers ------------------------------------------------------------------------------
 
 
-def linear_scalarization(losses: jax.Array, gram: jax.Array | None, ray: jax.Array) -> jax.Array:
+def ls_weights(losses: jax.Array, gram: jax.Array | None, ray: jax.Array) -> jax.Array:
   """PHN-LS: ``sum_i r_i l_i``."""
   del losses, gram
   return ray
 
 
-def chebyshev(losses: jax.Array, gram: jax.Array | None, ray: jax.Array,
+def chebyshev_weights(losses: jax.Array, gram: jax.Array | None, ray: jax.Array,
               ideal: jax.Array | float = 0.0) -> jax.Array:
   """Weighted Chebyshev ``max_i r_i (l_i - z_i)``: its (sub)gradient weights ``r_k e_k``."""
   del gram
@@ -133,7 +135,7 @@ def epo_adjustments(losses: jax.Array, ray: jax.Array) -> tuple[jax.Array, jax.A
   return rl, mu, ray * (log_term - mu)
 
 
-def epo(losses: jax.Array, gram: jax.Array, ray: jax.Array, eps: float = 1e-4,
+def epo_weights(losses: jax.Array, gram: jax.Array, ray: jax.Array, eps: float = 1e-4,
         relax: bool = False) -> jax.Array:
   """PHN-EPO weights ``m * alpha`` from EPO search's LPs (Mahapatra & Rajan 2020).
 
@@ -191,7 +193,7 @@ def min_norm_weights(gram: jax.Array, active: jax.Array, iterations: int = 50) -
   return w
 
 
-def cpmtl(losses: jax.Array, gram: jax.Array, ray: jax.Array, references: jax.Array,
+def cpmtl_weights(losses: jax.Array, gram: jax.Array, ray: jax.Array, references: jax.Array,
           eps: float = 1e-3, iterations: int = 50) -> jax.Array:
   """Controllable Pareto MTL's decomposition weights ``alpha(t)``.
 
@@ -218,15 +220,72 @@ def cpmtl(losses: jax.Array, gram: jax.Array, ray: jax.Array, references: jax.Ar
   return jax.lax.stop_gradient(alpha)
 
 
-def solver_weights(name: str, losses: jax.Array, gram: jax.Array | None, ray: jax.Array,
-                   **options) -> jax.Array:
-  """Dispatches to a solver by name (see :data:`SOLVERS`)."""
-  if name == "ls":
-    return linear_scalarization(losses, gram, ray)
-  if name == "chebyshev":
-    return chebyshev(losses, gram, ray, options.get("ideal", 0.0))
-  if name == "epo":
-    return epo(losses, gram, ray, options.get("eps", 1e-4), options.get("relax", False))
-  if name == "cpmtl":
-    return cpmtl(losses, gram, ray, options["references"], options.get("eps", 1e-3))
-  raise ValueError(f"Unknown solver {name!r}; choose one of {', '.join(SOLVERS)}.")
+# ---- solver objects and their registry ------------------------------------------------------
+
+
+class Solver(NamedTuple):
+  """A multi-objective update rule (pure; safe inside ``jax.jit`` and ``jax.vmap``).
+
+  Attributes:
+    name: a label for logs and results.
+    weights: ``(losses [m], gram [m, m] | None, ray [m]) -> w [m]``; the update follows
+      the gradient of ``sum_i w_i l_i`` (``w`` is treated as a constant).
+    needs_gram: whether ``weights`` reads the Gram matrix of the per-objective
+      gradients (then the step computes one backward pass per objective).
+  """
+
+  name: str
+  weights: Callable[[jax.Array, jax.Array | None, jax.Array], jax.Array]
+  needs_gram: bool = False
+
+
+def ls() -> Solver:
+  """PHN-LS, linear scalarisation ``sum_i r_i l_i`` (Navon et al., ICLR 2021)."""
+  return Solver("ls", ls_weights, needs_gram=False)
+
+
+def chebyshev(ideal: float = 0.0) -> Solver:
+  """Weighted Chebyshev ``max_i r_i (l_i - z_i)`` with ideal point ``z`` (Lin et al. 2019)."""
+  return Solver("chebyshev", lambda l, g, r: chebyshev_weights(l, g, r, ideal))
+
+
+def epo(eps: float = 1e-4, relax: bool = False) -> Solver:
+  """PHN-EPO: EPO search's LPs solved exactly in the step (Mahapatra & Rajan, ICML 2020).
+
+  Args:
+    eps: non-uniformity below which EPO switches from balancing to descent.
+    relax: drop the descent mode's constraint on the ascent direction.
+  """
+  return Solver("epo", lambda l, g, r: epo_weights(l, g, r, eps, relax), needs_gram=True)
+
+
+def cpmtl(num_references: int = 5, eps: float = 1e-3) -> Solver:
+  """Controllable Pareto MTL's decomposition update (Lin et al. 2020).
+
+  Args:
+    num_references: reference vectors (the evaluation rays of that many angles).
+    eps: tolerance of the active preference-region constraints.
+  """
+
+  def weights(losses, gram, ray):
+    refs = rays_lib.evaluation_rays(num_references, losses.shape[0])
+    return cpmtl_weights(losses, gram, ray, jnp.asarray(refs, losses.dtype), eps)
+
+  return Solver("cpmtl", weights, needs_gram=True)
+
+
+SOLVERS: dict[str, Callable[..., Solver]] = {
+    "ls": ls, "epo": epo, "chebyshev": chebyshev, "cpmtl": cpmtl}
+
+
+def make_solver(name: str, **kwargs: Any) -> Solver:
+  """The solver registered under ``name`` (:data:`SOLVERS`) with the factory's ``kwargs``."""
+  if name not in SOLVERS:
+    raise ValueError(f"Unknown solver {name!r}; choose one of {', '.join(SOLVERS)}.")
+  factory = SOLVERS[name]
+  accepted = set(inspect.signature(factory).parameters)
+  unknown = sorted(set(kwargs) - accepted)
+  if unknown:
+    raise ValueError(f"Solver {name!r} has no option(s) {unknown}; it takes "
+                     f"{sorted(accepted) or 'none'}.")
+  return factory(**kwargs)

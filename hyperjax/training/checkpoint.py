@@ -35,10 +35,13 @@ class Checkpointer:
       self._manager.wait_until_finished()
 
   def restore(self, abstract_state: Any, step: int | None = None) -> Any:
-    """Restores ``step`` (default: the latest) into the structure of ``abstract_state``."""
+    """Restores ``step`` (default: the latest) into the structure of ``abstract_state``
+    (None: the saved structure as it is, e.g. to read only the parameters)."""
     step = self.latest_step() if step is None else step
     if step is None:
       raise FileNotFoundError(f"No checkpoint in {self.directory}.")
+    if abstract_state is None:
+      return self._manager.restore(step, args=ocp.args.StandardRestore())
     abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, abstract_state)
     return self._manager.restore(step, args=ocp.args.StandardRestore(abstract))
 

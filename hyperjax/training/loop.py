@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from hyperjax.training import checkpoint as ckpt_lib
 from hyperjax.training import metrics as metrics_lib
+from hyperjax.training.run_record import run_record
 from hyperjax.training.workdir import prepare_workdir
 
 
@@ -32,7 +33,9 @@ class Experiment:
     init_state: ``() -> state`` (a pytree holding everything that changes in training).
     train_step: ``(state, step) -> (state, scalars)``; must be deterministic in
       ``(state, step)`` so that resumed runs replay exactly.
-    evaluate: ``(state, step) -> scalars/arrays`` logged as kind ``'eval'``.
+    evaluate: ``(state, step) -> scalars/arrays`` logged as kind ``'eval'``; an entry
+      ``'images'`` maps TensorBoard tags to PNG files written for this evaluation (e.g.
+      the front plot), shown in TensorBoard and not kept in ``metrics.jsonl``.
     summarize: ``(state, evaluations) -> results`` for ``results.json`` (``evaluations``
       is the list of all evaluation records, resumed runs included).
     num_steps: total training steps.
@@ -65,6 +68,21 @@ def _read_evaluations(path: str) -> list[dict]:
     return []
 
 
+def _finished_results(workdir: str, num_steps: int) -> dict | None:
+  """The saved results of a run in ``workdir`` that already trained ``num_steps`` steps."""
+  import json  # pylint: disable=g-import-not-at-top
+  import os  # pylint: disable=g-import-not-at-top
+  path = os.path.join(workdir, "results.json")
+  if not os.path.exists(path):
+    return None
+  try:
+    with open(path) as f:
+      results = json.load(f)
+  except (OSError, ValueError):
+    return None
+  return results if results.get("num_steps") == num_steps else None
+
+
 def _sync(name: str) -> None:
   """A barrier across processes (nothing with one process)."""
   if jax.process_count() > 1:
@@ -73,11 +91,13 @@ def _sync(name: str) -> None:
 
 
 def run(experiment: Experiment, workdir: str, config: ml_collections.ConfigDict,
-        structural_keys: Sequence[str], is_main_process: bool | None = None) -> dict:
+        structural_keys: Sequence[str], is_main_process: bool | None = None,
+        progress_bar: bool = True) -> dict:
   """Trains, evaluates, checkpoints and writes results; resumes if ``workdir`` has a run.
 
   Call it once everything that can fail on a bad config or missing data has been
   built: the workdir is claimed here (see :func:`prepare_workdir`), not before.
+  With ``progress_bar=False`` (notebooks, logs) only one line per evaluation is printed.
   """
   if experiment.num_steps < 1 or experiment.eval_every < 1:
     raise ValueError(f"num_steps and eval_every must be at least 1, got {experiment.num_steps} "
@@ -87,6 +107,11 @@ def run(experiment: Experiment, workdir: str, config: ml_collections.ConfigDict,
   start = time.time()
   # Every process checks the workdir before process 0 writes to it.
   prepare_workdir(workdir, config, structural_keys, write=False)
+  finished = _finished_results(workdir, experiment.num_steps)
+  if finished is not None:
+    print(f"{workdir} holds this run, finished at step {experiment.num_steps}; nothing to do "
+          "(use a new --workdir, or more steps, to train further).")
+    return finished
   _sync("workdir checked")
   if is_main_process:
     prepare_workdir(workdir, config, structural_keys)
@@ -99,7 +124,10 @@ def run(experiment: Experiment, workdir: str, config: ml_collections.ConfigDict,
     state = checkpointer.restore(state, latest)
     step = latest
     print(f"Resuming from the checkpoint at step {step} in {workdir}.")
+  record = run_record(config)
   writer = metrics_lib.MetricsWriter(workdir, resume_step=latest, enabled=is_main_process)
+  writer.text("run", {"config": config.to_dict() if hasattr(config, "to_dict") else config,
+                      **record}, step)
   best_checkpointer, best_value = None, -float("inf")
   if experiment.best_key:
     best_checkpointer = ckpt_lib.Checkpointer(workdir, max_to_keep=1, subdir="best")
@@ -112,8 +140,10 @@ def run(experiment: Experiment, workdir: str, config: ml_collections.ConfigDict,
 
   previous_handler = signal.signal(signal.SIGTERM, on_sigterm)
   progress = tqdm(total=experiment.num_steps, initial=step, dynamic_ncols=True,
-                  disable=not is_main_process, desc="train", mininterval=1.0)
+                  disable=not (is_main_process and progress_bar), desc="train",
+                  mininterval=1.0)
   running: dict[str, list[float]] = {}
+  running_means: dict[str, float] = {}
   try:
     while step < experiment.num_steps:
       state, scalars = experiment.train_step(state, step)
@@ -126,18 +156,24 @@ def run(experiment: Experiment, workdir: str, config: ml_collections.ConfigDict,
           raise FloatingPointError(f"Non-finite training scalars at step {step}: {means}. Lower "
                                    "the learning rate; the last checkpoint is intact.")
         writer.write(step, "train", means)
+        running_means = means
         progress.set_postfix({k: f"{v:.4f}" for k, v in means.items()})
         running = {}
       progress.update(1)
       if step % experiment.eval_every == 0 or step == experiment.num_steps:
-        evaluation = experiment.evaluate(state, step)
+        if is_main_process and progress_bar:
+          progress.write(f"step {step}: evaluating ...")
+        evaluation = dict(experiment.evaluate(state, step))
+        for tag, path in evaluation.pop("images", {}).items():
+          writer.image(tag, path, step)
         writer.write(step, "eval", evaluation)
         if best_checkpointer is not None and evaluation[experiment.best_key] > best_value:
           best_value = float(evaluation[experiment.best_key])
           best_checkpointer.save(step, state)
         if is_main_process:
-          progress.write(f"step {step}: " + ", ".join(
-              f"{k}={float(v):.4f}" for k, v in evaluation.items() if np.ndim(v) == 0))
+          shown = {} if progress_bar else dict(running_means)  # no bar: train means here
+          shown.update({k: float(v) for k, v in evaluation.items() if np.ndim(v) == 0})
+          progress.write(f"step {step}: " + ", ".join(f"{k}={v:.4f}" for k, v in shown.items()))
         checkpointer.save(step, state)
   except (KeyboardInterrupt, _Interrupted):
     progress.close()
@@ -158,6 +194,7 @@ def run(experiment: Experiment, workdir: str, config: ml_collections.ConfigDict,
   results = dict(experiment.summarize(state, _read_evaluations(writer.path)))
   results["wall_time_s"] = time.time() - start
   results["num_steps"] = experiment.num_steps
+  results["run"] = record
   if is_main_process:
     import os  # pylint: disable=g-import-not-at-top
     metrics_lib.write_json(os.path.join(workdir, "results.json"), results)

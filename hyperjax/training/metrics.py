@@ -62,6 +62,22 @@ class MetricsWriter:
           self._tb.add_scalar(f"{kind}/{key}", float(value), step)
       self._tb.flush()
 
+  def text(self, tag: str, payload: Mapping[str, Any], step: int | None = None) -> None:
+    """A JSON record as text in TensorBoard (the run's config, versions, devices)."""
+    if self._tb is not None:
+      self._tb.add_text(tag, "```\n" + json.dumps(to_jsonable(dict(payload)), indent=2)
+                        + "\n```", step or 0)
+      self._tb.flush()
+
+  def image(self, tag: str, path: str, step: int) -> None:
+    """A PNG file (e.g. the front plot) as a TensorBoard image at ``step``."""
+    if self._tb is None or not os.path.exists(path):
+      return
+    import matplotlib.image  # pylint: disable=g-import-not-at-top
+    picture = matplotlib.image.imread(path)
+    self._tb.add_image(tag, picture[..., :3], step, dataformats="HWC")
+    self._tb.flush()
+
   def close(self) -> None:
     if self._tb is not None:
       self._tb.close()

@@ -12,8 +12,9 @@ Mesh axes (``config.mesh``, e.g. ``'data=4,model=2'``; ``-1`` takes the remainin
 devices; default ``'data=-1'``):
 
 * ``data``: examples of a batch (data parallelism; gradients are all-reduced by XLA).
-* ``model``: the large hypernetwork leaves of :data:`DEFAULT_RULES` (output heads, chunk
-  matrices, sparse-layer values) and the generated weights computed from them.
+* ``model``: the large hypernetwork leaves its family declares (``sharding_rules``:
+  output heads, chunk matrices, sparse-layer values) and the generated weights computed
+  from them.
 * ``ray`` / ``task``: the sampled preference rays of a Pareto step / the tasks of a
   multi-task step (the leading axis of what is vmapped).
 
@@ -35,13 +36,10 @@ from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
 MESH_AXES = ("data", "model", "ray", "task")
 # Regex on a state leaf's path ('/'-joined; optimizer moments contain the parameter's
 # path too) -> partition spec of its trailing dimensions. First match wins; leaves that
-# match nothing, or whose dimension the axis does not divide, are replicated.
-DEFAULT_RULES: tuple[tuple[str, tuple[str | None, ...]], ...] = (
-    (r"heads_\d+/kernel$", (None, "model")),      # MLP / linear hypernet output heads [h, P_i]
-    (r"heads_\d+/bias$", ("model",)),
-    (r"(^|/)ws$", (None, None, "model")),         # chunked hypernet: [num_ws, h, chunk_size]
-    (r"sparse_\d+/values$", ("model", None)),     # sparse hypernet layers: [nnz, fan_in]
-)
+# match nothing, or whose dimension the axis does not divide, are replicated. Each
+# hypernetwork family declares its own rules (``sharding_rules``, see
+# hyperjax.hypernets.protocol); :meth:`Parallelism.for_model` adds them.
+DEFAULT_RULES: tuple[tuple[str, tuple[str | None, ...]], ...] = ()
 
 
 class ShardingError(ValueError):
@@ -101,6 +99,12 @@ class Parallelism:
   def replicated(self) -> NamedSharding:
     return NamedSharding(self.mesh, P())
 
+  def for_model(self, hnet: Any) -> "Parallelism":
+    """This mesh with the sharding rules that ``hnet``'s family declares put first."""
+    from hyperjax.hypernets.protocol import sharding_rules_of  # pylint: disable=g-import-not-at-top
+    extra = tuple(r for r in sharding_rules_of(hnet) if r not in self.rules)
+    return dataclasses.replace(self, rules=extra + self.rules)
+
   def leaf_spec(self, path: str, shape: Sequence[int]) -> P:
     """The partition spec of one state leaf (replicated unless a rule matches and fits)."""
     for pattern, trailing in self.rules:
@@ -147,8 +151,8 @@ class Parallelism:
     def step(state, *args):
       return jitted(state)(state, *args)
 
-    step.compiled = compiled
-    step.lower = lambda state, *args: jitted(state).lower(state, *args)
+    step.compiled = compiled  # type: ignore[attr-defined]
+    step.lower = lambda state, *args: jitted(state).lower(state, *args)  # type: ignore[attr-defined]
     return step
 
   def constrain(self, x: Any, *spec: str | None) -> Any:
@@ -217,7 +221,7 @@ class Parallelism:
 
   def describe(self, state: Any) -> str:
     """One line: the mesh and how much of the state each axis splits."""
-    total, split = 0, {}
+    total, split = 0, {}  # type: tuple[int, dict[str, int]]
     for path, leaf in jax.tree_util.tree_flatten_with_path(state)[0]:
       size = int(np.prod(np.shape(leaf)))
       total += size

@@ -21,14 +21,19 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from hyperjax.benchmarks import compiled_bytes, multi_mnist_batch, time_call
+import ml_collections
+
+from hyperjax.benchmarks import compiled_bytes, multi_mnist_batch, phn_model, time_call
+from hyperjax.hypernets import PHN_RESNET18_PRESETS, ChunkedHypernet
+from hyperjax.pareto import solvers
+from hyperjax.pareto.step import make_pareto_step
 from hyperjax.training import sharding
 
 
 def _measure(step: Callable, state: Any, args: tuple, repeats: int) -> tuple[dict, Any]:
   """Compile ``step`` for ``(state, *args)``, then time it (state threaded, donated)."""
   start = time.perf_counter()
-  compiled = step.lower(state, *args).compile()
+  compiled = step.lower(state, *args).compile()  # type: ignore[attr-defined]
   compile_s = time.perf_counter() - start
   holder = {"state": state}
 
@@ -55,19 +60,17 @@ def bench_phn(par_for: Callable[[int], sharding.Parallelism], num_rays_list=(1, 
               batch_size: int = 256, repeats: int = 5) -> list[dict]:
   """PHN-LS step (LeNet target, MLP hypernet) with ``num_rays`` rays: one ray sees the
   whole batch; several rays split it (``ray_batching='split'``)."""
-  from hyperjax.experiments import pareto  # pylint: disable=g-import-not-at-top
-  from hyperjax.pareto.step import make_train_step  # pylint: disable=g-import-not-at-top
   rows = []
   images, labels = multi_mnist_batch(batch_size)
   for num_rays in num_rays_list:
     par = par_for(num_rays)
-    config = pareto.base_config("multi_mnist", "ls")
-    target, hnet, variables = pareto.build_model(config)
+    target, hnet, variables = phn_model()
+    par = par.for_model(hnet)
     optimizer = optax.adam(1e-4)
     batching = "whole" if num_rays == 1 else "split"
-    step = make_train_step(hnet, target, optimizer, solver="ls", num_objectives=2,
-                           num_rays=num_rays, ray_batching=batching, par=par)
-    args = (*par.shard_batch((images, labels)), par.replicate(jax.random.key(0)))
+    step = make_pareto_step(hnet, target, optimizer, solvers.ls(), num_objectives=2,
+                            num_rays=num_rays, ray_batching=batching, par=par)
+    args = (par.shard_batch((images, labels)), par.replicate(jax.random.key(0)))
     timing, _ = _measure(step, par.create_train_state(optimizer, variables), args, repeats)
     rows.append(_row(f"phn_ls_rays{num_rays}", par, batch_size, timing, batching=batching))
   return rows
@@ -76,15 +79,18 @@ def bench_phn(par_for: Callable[[int], sharding.Parallelism], num_rays_list=(1, 
 def bench_chunked_resnet18(par: sharding.Parallelism, batch_size: int = 32, preset: str = "11M",
                            repeats: int = 3) -> list[dict]:
   """PHN's chunked hypernetwork generating the 11.4M-parameter ResNet-18, one ray."""
-  from hyperjax.experiments import pareto  # pylint: disable=g-import-not-at-top
-  from hyperjax.pareto.step import make_train_step  # pylint: disable=g-import-not-at-top
-  config = pareto.base_config("multi_mnist", f"ls,{preset}")
-  target, hnet, variables = pareto.build_model(config)
+  num_chunks, num_ws = PHN_RESNET18_PRESETS[preset]
+  target, hnet, variables = phn_model(
+      {"name": "phn_resnet18"},
+      {"family": "chunked", "conditioner": {"vector_projection": 32},
+       "kwargs": {"num_chunks": num_chunks, "num_ws": num_ws, "chunk_size": 10_000,
+                  "chunk_embedding_dim": 64, "hidden": (100, 100, 100)},
+       "init": "hyperfan_in", "init_scale": 2.0})
+  par = par.for_model(hnet)
   optimizer = optax.adam(1e-4)
-  step = make_train_step(hnet, target, optimizer, solver="ls", num_objectives=2, train_mode=True,
-                         par=par)
+  step = make_pareto_step(hnet, target, optimizer, solvers.ls(), num_objectives=2, par=par)
   images, labels = multi_mnist_batch(batch_size)
-  args = (*par.shard_batch((images, labels)), par.replicate(jax.random.key(0)))
+  args = (par.shard_batch((images, labels)), par.replicate(jax.random.key(0)))
   timing, _ = _measure(step, par.create_train_state(optimizer, variables), args, repeats)
   return [_row(f"chunked_resnet18_{preset}", par, batch_size, timing,
                hnet_params=sum(x.size for x in jax.tree.leaves(variables)))]
@@ -99,6 +105,7 @@ def bench_sparse_multitask(par: sharding.Parallelism, num_tasks: int = 4, batch_
   target = make_target("mlp", input_shape=(784,), hidden=(1000, 200), num_outputs=10)
   hnet = SparseHypernet.for_tasks(target.spec, num_tasks=num_tasks)
   variables = hnet.init(jax.random.key(0), jnp.int32(0))
+  par = par.for_model(hnet)
   optimizer = optax.adam(1e-3)
   update_all, _ = make_train_steps(hnet, target, optimizer, num_tasks, par)
   rng = np.random.default_rng(0)
@@ -113,8 +120,11 @@ def bench_sparse_multitask(par: sharding.Parallelism, num_tasks: int = 4, batch_
 def bench_static_mnist(par: sharding.Parallelism, batch_size: int = 1000, repeats: int = 3
                        ) -> list[dict]:
   """Ha et al.'s MNIST Hyper4_4 step (batch 1000, the protocol's)."""
-  from hyperjax.experiments import static, static_configs  # pylint: disable=g-import-not-at-top
-  config = static_configs.base_config("mnist", "hyper4_4")
+  from hyperjax.experiments import static  # pylint: disable=g-import-not-at-top
+  config = ml_collections.ConfigDict({
+      "seed": 0, "target": {"name": "mnist_two_conv", "kwargs": {}},
+      "hypernet": {"generated": r"Conv_1/kernel", "embedding_dim": 4, "projection_dim": 4,
+                   "kernel_size": 7}})
   target, model, params, bn_state = static.build(config, (28, 28, 1))
   optimizer = optax.adam(1e-3)
   update = static.make_train_step(target, model, optimizer, par)
@@ -141,7 +151,7 @@ def standard_cases(repeats: int = 3) -> list[dict]:
 
 
 # The target's dense kernels split along their output features (tensor parallelism).
-LARGE_TARGET_RULES = sharding.DEFAULT_RULES + ((r"Dense_\d+/kernel$", (None, "model")),)
+LARGE_TARGET_RULES = ChunkedHypernet.sharding_rules + ((r"Dense_\d+/kernel$", (None, "model")),)
 
 
 def bench_large_target(mesh: str = "data=1,model=-1", hidden: tuple[int, ...] = (8192, 8192),

@@ -1,6 +1,6 @@
 """Configs of the multi-task benchmarks and hypernetwork families (Cubelier 2022).
 
-``base_config(benchmark, arg)`` is what ``configs/split_mnist.py``,
+``get_config(benchmark, arg)`` is what ``configs/split_mnist.py``,
 ``configs/permuted_mnist.py``, ``configs/split_cifar10.py`` and
 ``configs/split_cifar100.py`` return. ARG is comma-separated:
 
@@ -24,7 +24,7 @@ import math
 
 import ml_collections
 
-from hyperjax.data import default_data_config
+from configs import common
 
 # benchmark -> (dataset, task split, classes per task, number of tasks, target)
 BENCHMARKS = {
@@ -83,14 +83,10 @@ def _hypernet(family: str, tiny: bool, chunk_size: int) -> ml_collections.Config
 
 def benchmark_target(benchmark: str, tiny: bool):
   """The benchmark's :class:`~hyperjax.target.Target` (one task's network)."""
-  # pylint: disable=g-import-not-at-top
-  from hyperjax.experiments.multitask import OUTPUT_KWARG
-  from hyperjax.targets import make_target
+  from hyperjax import builders  # pylint: disable=g-import-not-at-top
   dataset, _, classes, _, kind = BENCHMARKS[benchmark]
-  target = _target(kind, tiny)
   shape = (28, 28, 1) if dataset == "mnist" else (32, 32, 3)
-  outputs = {OUTPUT_KWARG.get(target.name, "num_classes"): classes}
-  return make_target(target.name, input_shape=shape, **outputs, **target.kwargs)
+  return builders.build_target(_target(kind, tiny), input_shape=shape, num_outputs=classes)
 
 
 def target_size(benchmark: str, tiny: bool) -> int:
@@ -98,7 +94,7 @@ def target_size(benchmark: str, tiny: bool) -> int:
   return benchmark_target(benchmark, tiny).num_params
 
 
-def base_config(benchmark: str, arg: str | None = None) -> ml_collections.ConfigDict:
+def get_config(benchmark: str, arg: str | None = None) -> ml_collections.ConfigDict:
   """The config of ``benchmark`` (:data:`BENCHMARKS`) for the comma-separated ``arg``."""
   if benchmark not in BENCHMARKS:
     raise ValueError(f"Unknown benchmark {benchmark!r}; choose one of {', '.join(BENCHMARKS)}.")
@@ -121,7 +117,7 @@ def base_config(benchmark: str, arg: str | None = None) -> ml_collections.Config
   config.seed = 0
   # Devices: axis=size pairs over data/model/ray/task (hyperjax.training.sharding).
   config.mesh = "data=-1"
-  config.data = default_data_config(dataset)
+  config.data = common.data_block(dataset)
   config.tasks = ml_collections.ConfigDict(
       {"kind": kind, "classes_per_task": classes, "num_tasks": num_tasks,
        "holdout": ml_collections.FieldReference(None, field_type=int)})
@@ -132,7 +128,7 @@ def base_config(benchmark: str, arg: str | None = None) -> ml_collections.Config
 
   config.batch_size = 128
   config.eval_batch_size = 1000
-  config.learning_rate = 1e-3 if dataset == "mnist" else 1e-4
+  config.optimizer = common.optimizer_block("adam", 1e-3 if dataset == "mnist" else 1e-4)
   config.num_steps = 4000 if dataset == "mnist" else 20_000
   config.eval_every = 1000
   config.log_every = 50

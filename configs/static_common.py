@@ -10,7 +10,7 @@ import re
 
 import ml_collections
 
-from hyperjax.data import default_data_config
+from configs import common
 
 # CIFAR-10 networks: name -> (target, kwargs, pattern of the generatable 3x3 kernels).
 CIFAR_NETS = {
@@ -33,7 +33,7 @@ def _hyper(args: list[str]) -> tuple[int, int] | None:
   return int(a), int(b)
 
 
-def base_config(dataset: str, arg: str | None = None) -> ml_collections.ConfigDict:
+def get_config(dataset: str, arg: str | None = None) -> ml_collections.ConfigDict:
   """``dataset`` is ``'mnist'`` or ``'cifar10'``; ``arg`` as the config files describe."""
   args = [a for a in (arg or "").split(",") if a]
   hyper = _hyper(args)
@@ -53,7 +53,7 @@ def base_config(dataset: str, arg: str | None = None) -> ml_collections.ConfigDi
   config.seed = 0
   # Devices: axis=size pairs over data/model/ray/task (hyperjax.training.sharding).
   config.mesh = "data=-1"
-  config.data = default_data_config(dataset)
+  config.data = common.data_block(dataset)
   config.data.num_val = 5000
   config.hypernet = ml_collections.ConfigDict()
   a, b = hyper or (4, 4)
@@ -62,7 +62,7 @@ def base_config(dataset: str, arg: str | None = None) -> ml_collections.ConfigDi
   if dataset == "mnist":
     config.target = ml_collections.ConfigDict({"name": "mnist_two_conv", "kwargs": {}})
     pattern, config.hypernet.kernel_size = MNIST_PATTERN, 7
-    config.batch_size, config.learning_rate, config.num_epochs = 1000, 0.005, 10
+    config.batch_size, learning_rate, config.num_epochs = 1000, 0.005, 10
     config.pad, config.flip = 1, False
   else:
     net = nets[0] if nets else "block3"
@@ -71,14 +71,18 @@ def base_config(dataset: str, arg: str | None = None) -> ml_collections.ConfigDi
     name, kwargs, pattern = CIFAR_NETS[net]
     config.target = ml_collections.ConfigDict({"name": name, "kwargs": kwargs})
     config.hypernet.kernel_size = 3
-    config.batch_size, config.learning_rate, config.num_epochs = 128, 0.002, 100
+    config.batch_size, learning_rate, config.num_epochs = 128, 0.002, 100
     config.pad, config.flip = 4, True
     if tiny:
       config.target.kwargs = dict(kwargs, **({"depth": 10} if name == "wide_resnet" else {}))
   config.hypernet.compare_layers = pattern
   config.hypernet.generated = pattern if hyper else ""
-  config.lr_decay = 0.999 if dataset == "mnist" else 0.99995
-  config.min_learning_rate = 1e-4 if dataset == "mnist" else 1e-5
+  # Adam with the learning rate x lr_decay every step, down to a floor.
+  config.optimizer = common.optimizer_block(
+      "adam", learning_rate, schedule="exponential_decay",
+      schedule_kwargs={"transition_steps": 1,
+                       "decay_rate": 0.999 if dataset == "mnist" else 0.99995,
+                       "end_value": 1e-4 if dataset == "mnist" else 1e-5})
   config.eval_batch_size = 1000
   config.eval_every_epochs = 1
   config.log_every = 20
