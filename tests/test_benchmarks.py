@@ -19,6 +19,7 @@ def test_time_call_counts_repeats_and_blocks():
   assert 0 <= timing["min_s"] <= timing["median_s"]
 
 
+@pytest.mark.slow
 def test_phn_step_rows_cover_each_case():
   rows = benchmarks.bench_phn_steps(num_rays_list=(1, 2), batch_size=8, repeats=1)
   cases = [(r["batching"], r["num_rays"]) for r in rows]

@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 ARGS = ["-m", "launch.train", "--config=configs/static_mnist.py:hyper4_4,tiny",
@@ -38,6 +39,7 @@ def _read(workdir: pathlib.Path) -> tuple[list[float], dict]:
   return [r["loss"] for r in records if r["kind"] == "train"], results
 
 
+@pytest.mark.slow
 def test_two_processes_agree_with_one(tmp_path):
   multi, single = tmp_path / "multi", tmp_path / "single"
   port = _free_port()

@@ -130,6 +130,7 @@ def test_new_task_pieces():
     new_task.find_embedding_table(independent.init(jax.random.key(0), jnp.asarray(0)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("module,num_tasks,examples,arg", [
     (split_cifar10, 5, 200, "chunked,tiny"),
     (split_cifar100, 10, 500, "chunked,tiny,cycle")])  # one task per step: a smaller program
@@ -177,6 +178,7 @@ def test_comparison_table_statistics():
     compare.parse_overrides(["num_steps"])
 
 
+@pytest.mark.slow
 def test_compare_command_trains_reads_back_and_refuses_other_configs(tmp_path):
   workdir = tmp_path / "cmp"
   command = [sys.executable, "-m", "launch.compare", "--config=configs/split_mnist.py",

@@ -17,6 +17,7 @@ def test_every_notebook_is_checked():
   assert sorted(p.name for p in NOTEBOOKS) == sorted(EXPECTED)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_runs(path):
   notebook = nbformat.read(path, as_version=4)

@@ -27,6 +27,7 @@ def readme_example() -> str:
   return match.group(1)
 
 
+@pytest.mark.slow
 def test_readme_own_model_example_runs_as_written(tmp_path):
   code = readme_example()
   assert len(code.strip().splitlines()) <= 30
@@ -213,6 +214,7 @@ def test_register_target_gives_a_short_name():
   target.spec.check(target.init_weights(jax.random.key(0)))
 
 
+@pytest.mark.slow
 def test_launcher_config_naming_a_target_by_import_path(tmp_path):
   """A user's config names their module by import path: it trains from the command line,
   resumes, and loads back in a fresh process."""

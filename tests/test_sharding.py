@@ -129,6 +129,7 @@ def sharded_results() -> dict:
   return json.loads(lines[-1].removeprefix("RESULTS "))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", ["static", "chunked", "sparse", "pareto"])
 def test_many_devices_equal_one_device(sharded_results, family):
   results = dict(sharded_results[family])
@@ -145,6 +146,7 @@ def test_many_devices_equal_one_device(sharded_results, family):
                                  err_msg=f"{mesh}: {key}")
 
 
+@pytest.mark.slow
 def test_large_target_case_splits_the_hypernet_over_model(sharded_results):
   results = sharded_results["large"]
   one = results["data=1"]

@@ -29,6 +29,7 @@ def test_mnist_hyper_counts_from_the_reference_table(arg, expected):
   target.spec.check(model.apply(params))
 
 
+@pytest.mark.slow
 def test_cifar_counts_from_the_papers():
   def counts(arg):
     config = static_cifar10.get_config(arg)
@@ -110,6 +111,7 @@ def test_bad_config_arguments(arg, message):
     static_mnist.get_config(arg)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arg", ["hyper4_4", "conv"])
 def test_mnist_training_reaches_high_accuracy(arg, tmp_path):
   config = static_mnist.get_config(arg + ",tiny")
@@ -122,6 +124,7 @@ def test_mnist_training_reaches_high_accuracy(arg, tmp_path):
   assert results["model"] == ("hyper" if arg != "conv" else "plain")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arg,generated", [("block3,hyper32_32", 5), ("wrn40_1,hyper64_64", 6)])
 def test_cifar_configs_run_on_mock_data(arg, generated, tmp_path):
   tfds = pytest.importorskip("tensorflow_datasets")

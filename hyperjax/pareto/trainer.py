@@ -227,6 +227,12 @@ def train_front(workdir: str, *, target: Any, data: Mapping[str, Any],
   hnet, variables = builders.build_hypernet(hnet_block, target_obj, init_rays, seed)
   num_hnet = sum(x.size for x in jax.tree.leaves(variables))
   par = par.for_model(hnet)
+  if config is not None and target_obj.input_shape is not None and not (
+      config.target.get("input_shape") if hasattr(config.target, "get") else None):
+    # Record the input shape the target was built for, so that a fresh process can rebuild
+    # it (load_pareto_model) from config.json alone.
+    config = ml_collections.ConfigDict(config.to_dict())
+    config.target.input_shape = tuple(target_obj.input_shape)
   if config is None:
     config = ml_collections.ConfigDict({
         "experiment": "pareto", "seed": seed, "mesh": mesh, "num_objectives": m,
