@@ -47,8 +47,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.mesh = "data=-1"  # axis=size pairs over data/model/ray/task
   config.data = common.data_block(args["dataset"] or "multi_mnist")
   config.num_objectives = 2
+  config.objective_names = ("top_left", "bottom_right")  # the two digits of a canvas
 
-  config.target = common.block("name", "phn_lenet", num_tasks=2, conv_impl="patches")
+  config.target = common.block("name", "phn_lenet", num_tasks=2, conv_impl="auto")
   config.hypernet = ml_collections.ConfigDict()
   config.hypernet.family = "mlp"
   config.hypernet.kwargs = {"hidden": (100, 100, 100)}

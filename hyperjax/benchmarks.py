@@ -45,7 +45,7 @@ def phn_model(target_block: dict | None = None, hypernet_block: dict | None = No
   """``(target, hnet, variables)`` of PHN's LeNet + MLP hypernetwork (or the blocks given),
   built as training builds them."""
   target = builders.build_target(
-      target_block or {"name": "phn_lenet", "kwargs": {"conv_impl": "patches"}}, num_tasks=2)
+      target_block or {"name": "phn_lenet", "kwargs": {"conv_impl": "auto"}}, num_tasks=2)
   init_rays = rays_lib.sample_rays(jax.random.key(seed + 1), 256, 0.2, 2)
   hnet, variables = builders.build_hypernet(hypernet_block or DEFAULT_HYPERNET, target,
                                             init_rays, seed)

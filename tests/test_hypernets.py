@@ -255,3 +255,32 @@ def test_independent_networks_are_one_network_per_task(lenet):
     init_hypernet(hnet, jax.random.key(0), jnp.arange(4), "hyperfan_in")
   with pytest.raises(ValueError, match="number of tasks"):
     IndependentNetworks(lenet.spec).init(jax.random.key(0), jnp.asarray(0))
+
+
+def test_torch_default_init_matches_pytorch_linear_defaults():
+  """U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for every dense kernel and bias (nn.Linear's
+  defaults), so a PyTorch recipe can be compared exactly; deterministic in the key."""
+  from hyperjax.hypernets import MLPHypernet  # pylint: disable=g-import-not-at-top
+  from hyperjax.targets import make_target  # pylint: disable=g-import-not-at-top
+  target = make_target("phn_lenet")
+  rays = jnp.asarray(np.random.default_rng(0).dirichlet([0.2, 0.2], 8), jnp.float32)
+  hnet, variables = init_hypernet(MLPHypernet(target.spec), jax.random.key(0), rays,
+                                  "torch_default")
+  _, again = init_hypernet(MLPHypernet(target.spec), jax.random.key(0), rays, "torch_default")
+  chex.assert_trees_all_equal(variables, again)
+  dense = 0
+  for path, leaf in jax.tree_util.tree_flatten_with_path(variables)[0]:
+    names = [getattr(k, "key", "") for k in path]
+    module = variables
+    for k in names[:-1]:
+      module = module[k]
+    fan_in = module["kernel"].shape[0]
+    bound = 1 / np.sqrt(fan_in)
+    leaf = np.asarray(leaf)
+    assert np.all(np.abs(leaf) <= bound + 1e-7), names
+    if leaf.size > 10_000:  # uniform variance bound^2 / 3, and not the Flax default's 1/fan_in
+      np.testing.assert_allclose(leaf.var(), bound ** 2 / 3, rtol=0.05)
+    dense += 1
+  assert dense == 2 * (3 + len(target.spec.leaves))  # trunk Dense_0..2 and one head per leaf
+  weights = hnet.apply(variables, rays[0])
+  target.spec.check(weights)

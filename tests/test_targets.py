@@ -1,5 +1,6 @@
 """The target zoo: exact parameter counts (paper figures and hand arithmetic), shapes."""
 
+import chex
 import jax
 import jax.numpy as jnp
 import pytest
@@ -92,3 +93,18 @@ def test_forward_shapes(name):
 def test_unknown_target_is_refused():
   with pytest.raises(ValueError, match="Unknown target 'lenet5'.*phn_lenet"):
     make_target("lenet5")
+
+
+def test_conv_impls_give_the_same_lenet():
+  """'patches' (one gather + matmul), 'xla' (lax.conv) and 'auto' (patches on CPU, lax.conv on
+  accelerators): same parameters, same outputs and gradients."""
+  from hyperjax.targets.conv import resolve_impl  # pylint: disable=g-import-not-at-top
+  assert resolve_impl("auto") == ("patches" if jax.default_backend() == "cpu" else "xla")
+  x = jax.random.uniform(jax.random.key(1), (3, 36, 36, 1))
+  targets = {impl: make_target("phn_lenet", conv_impl=impl) for impl in ("xla", "patches", "auto")}
+  weights = targets["xla"].init_weights(jax.random.key(0))
+  loss = lambda t: jax.value_and_grad(lambda w: sum(jnp.sum(o ** 2) for o in t.apply(w, x)))
+  reference = loss(targets["xla"])(weights)
+  for impl in ("patches", "auto"):
+    targets[impl].spec.check(weights)
+    chex.assert_trees_all_close(loss(targets[impl])(weights), reference, rtol=1e-4, atol=1e-5)

@@ -44,5 +44,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
       eval_ray_angles=tuple(config.eval_ray_angles), eval_batch_size=config.eval_batch_size,
       eval_ray_chunk=config.eval_ray_chunk or None, reference_point=config.reference_point,
       bn_calibration_batches=config.bn_calibration_batches, seed=config.seed, mesh=config.mesh,
+      objective_names=config.get("objective_names"),
       title=f"PHN-{solver.upper()} on {dataset.name}", anchors=anchors, config=config,
       dataset_name=dataset.name, data_source=dataset.source)

@@ -32,7 +32,7 @@ from flax import linen as nn
 
 from hyperjax.spec import WeightSpec
 
-INITS = ("default", "hyperfan_in", "hyperfan_out")
+INITS = ("default", "hyperfan_in", "hyperfan_out", "torch_default")
 # Multiplier of leaves whose hyperfan variance is 0 (norm scales and shifts) in families
 # with fixed per-leaf output multipliers: small, so they start at the plain init, but not
 # 0, which would freeze them.
@@ -95,6 +95,40 @@ def target_variances(spec: WeightSpec, mode: str, scale: float = 1.0) -> list[fl
   return variances
 
 
+def torch_default_init(variables: Any, rng: jax.Array) -> Any:
+  """PyTorch's default initialisation of the same layers, to compare recipes exactly.
+
+  Every dense kernel ``[fan_in, ..., fan_out]`` and its bias are drawn from
+  ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))`` (``nn.Linear`` / ``nn.Conv*``'s
+  ``kaiming_uniform_(a=sqrt(5))`` and bias rule), embedding tables from ``N(0, 1)``
+  (``nn.Embedding``); every other leaf (normalisation scales and shifts, chunk matrices)
+  keeps its Flax initialisation. The PyTorch PHN code relies on these defaults for its
+  hypernetwork.
+  """
+  counter = iter(range(1 << 30))
+
+  def walk(tree):
+    if not isinstance(tree, dict):
+      return tree
+    out = dict(tree)
+    if "kernel" in tree and np.ndim(tree["kernel"]) >= 2:
+      kernel = tree["kernel"]
+      bound = 1.0 / np.sqrt(np.prod(kernel.shape[:-1]))
+      for name in ("kernel", "bias"):
+        if name in tree:
+          key = jax.random.fold_in(rng, next(counter))
+          out[name] = jax.random.uniform(key, tree[name].shape, tree[name].dtype, -bound, bound)
+    elif "embedding" in tree and np.ndim(tree["embedding"]) == 2:
+      key = jax.random.fold_in(rng, next(counter))
+      out["embedding"] = jax.random.normal(key, tree["embedding"].shape, tree["embedding"].dtype)
+    for name, value in tree.items():
+      if isinstance(value, dict):
+        out[name] = walk(value)
+    return out
+
+  return walk(variables)
+
+
 def init_hypernet(module: nn.Module, rng: jax.Array, sample_conds: Any, init: str = "default",
                   scale: float = 1.0) -> tuple[nn.Module, Any]:
   """Initialises a hypernetwork family module (MLP or chunked).
@@ -106,7 +140,8 @@ def init_hypernet(module: nn.Module, rng: jax.Array, sample_conds: Any, init: st
     sample_conds: a batch of conditions ``[n, ...]`` (pytree with a leading axis), e.g.
       rays drawn from the training distribution; the first one shapes the params,
       all of them estimate ``E[c^2]`` for hyperfan init.
-    init: ``'default'``, ``'hyperfan_in'`` or ``'hyperfan_out'``.
+    init: ``'default'`` (Flax's), ``'hyperfan_in'``, ``'hyperfan_out'`` or
+      ``'torch_default'`` (PyTorch's defaults, :func:`torch_default_init`).
     scale: hyperfan gain (2.0 for ReLU targets).
 
   Returns:
@@ -119,6 +154,8 @@ def init_hypernet(module: nn.Module, rng: jax.Array, sample_conds: Any, init: st
   variables = module.init(rng, first)
   if init == "default":
     return module, variables
+  if init == "torch_default":
+    return module, torch_default_init(variables, jax.random.fold_in(rng, 1))
   if not hasattr(module, "hyperfan_attributes"):
     raise ValueError(f"{type(module).__name__} has no hyperfan initialisation; set the "
                      "hypernetwork's init to 'default'.")

@@ -333,7 +333,8 @@ def train_front(workdir: str, *, target: Any, data: Mapping[str, Any],
 
   experiment = loop.Experiment(init_state=init_state, train_step=train_step, evaluate=evaluate,
                                summarize=summarize, num_steps=total, eval_every=eval_every,
-                               log_every=log_every, best_key=best_key)
+                               log_every=log_every, best_key=best_key,
+                               description="train (loss: ray-weighted; loss_<task>: each task)")
   results = loop.run(experiment, workdir, config, STRUCTURAL_KEYS, progress_bar=progress_bar)
   if "hypervolume" in results:
     where = f"epoch {results['best_epoch']}" if "best_epoch" in results else \

@@ -6,6 +6,8 @@ matrix with one gather of precomputed indices and multiplies it by the kernel; u
 ``jax.vmap`` over per-condition kernels it becomes a batched matmul instead of a
 grouped convolution, which is far faster on CPU (measured in ``launch/benchmark.py``).
 Pooling uses ``reshape + max`` for ``'patches'`` and ``reduce_window`` for ``'xla'``.
+``'auto'`` picks ``'patches'`` on CPU and ``'xla'`` (cuDNN / the TPU's convolution units)
+on accelerators, so one config runs well on both.
 """
 
 from __future__ import annotations
@@ -14,7 +16,14 @@ import numpy as np
 import jax
 from flax import linen as nn
 
-CONV_IMPLS = ("xla", "patches")
+CONV_IMPLS = ("xla", "patches", "auto")
+
+
+def resolve_impl(impl: str) -> str:
+  """``'auto'`` -> ``'patches'`` on CPU, ``'xla'`` elsewhere; other names unchanged."""
+  if impl == "auto":
+    return "patches" if jax.default_backend() == "cpu" else "xla"
+  return impl
 
 
 def patch_indices(height: int, width: int, channels: int, k: int) -> np.ndarray:
@@ -43,10 +52,11 @@ class Conv2D(nn.Module):
     k, cin = self.kernel_size, x.shape[-1]
     kernel = self.param("kernel", nn.initializers.lecun_normal(), (k, k, cin, self.features))
     bias = self.param("bias", nn.initializers.zeros, (self.features,))
-    if self.impl == "xla":
+    impl = resolve_impl(self.impl)
+    if impl == "xla":
       y = jax.lax.conv_general_dilated(x, kernel.astype(x.dtype), (1, 1), "VALID",
                                        dimension_numbers=("NHWC", "HWIO", "NHWC"))
-    elif self.impl == "patches":
+    elif impl == "patches":
       b, h, w, _ = x.shape
       idx = patch_indices(h, w, cin, k)
       patches = x.reshape(b, h * w * cin)[:, idx]  # [b, out_h * out_w, k * k * cin]
@@ -59,7 +69,7 @@ class Conv2D(nn.Module):
 
 def max_pool2(x: jax.Array, impl: str = "xla") -> jax.Array:
   """2x2 max pooling, stride 2 (even spatial sizes for ``'patches'``)."""
-  if impl == "patches":
+  if resolve_impl(impl) == "patches":
     b, h, w, c = x.shape
     return x.reshape(b, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
   return nn.max_pool(x, (2, 2), strides=(2, 2))

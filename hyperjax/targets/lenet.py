@@ -26,7 +26,8 @@ class MultiTaskLeNet(nn.Module):
     num_classes: classes per task.
     relu_after_fc: ParetoMTL's variant puts a ReLU after the 50-unit layer; PHN's
       does not.
-    conv_impl: ``'xla'`` or ``'patches'`` (same parameters and values; see
+    conv_impl: ``'xla'``, ``'patches'`` or ``'auto'`` (patches on CPU, XLA's
+      convolution on accelerators; same parameters and values; see
       :mod:`hyperjax.targets.conv`).
   """
 

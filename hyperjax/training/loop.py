@@ -43,6 +43,7 @@ class Experiment:
     log_every: log training scalars every this many steps.
     best_key: an evaluation scalar to maximise (model selection); the state with the
       best value is also kept under ``workdir/best``.
+    description: the progress bar's label (say what its numbers are).
   """
 
   init_state: Callable[[], Any]
@@ -53,6 +54,7 @@ class Experiment:
   eval_every: int
   log_every: int = 50
   best_key: str | None = None
+  description: str = "train"
 
 
 class _Interrupted(Exception):
@@ -140,7 +142,7 @@ def run(experiment: Experiment, workdir: str, config: ml_collections.ConfigDict,
 
   previous_handler = signal.signal(signal.SIGTERM, on_sigterm)
   progress = tqdm(total=experiment.num_steps, initial=step, dynamic_ncols=True,
-                  disable=not (is_main_process and progress_bar), desc="train",
+                  disable=not (is_main_process and progress_bar), desc=experiment.description,
                   mininterval=1.0)
   running: dict[str, list[float]] = {}
   running_means: dict[str, float] = {}
