@@ -59,3 +59,25 @@ def test_sparse_large_target_rows_count_the_structure():
   widths = [1024, 2048, 4096, 8192, 16384, 31_910]
   assert all(r["P"] == 31_910 and r["hnet_params"] == 3 * sum(widths) + 2 * 512 for r in rows)
   assert all(r["median_s"] > 0 for r in rows)
+
+
+def test_time_to_hv_rows_and_figure(tmp_path):
+  """Per setting and epoch: cumulative training seconds (growing) and the test front's HV
+  (positive: the random model's losses lie inside the reference box); options are checked."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from hyperjax import time_to_hv  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(0)
+  split = lambda n: (rng.uniform(size=(n, 36, 36, 1)).astype(np.float32),
+                     rng.integers(0, 10, (n, 2)).astype(np.int32))
+  data = {"train": split(64), "test": split(40)}
+  settings = {"a": {}, "b": {"num_rays": 4, "ray_batching": "split", "init": "torch_default"}}
+  rows = time_to_hv.time_to_hv(data, settings, num_epochs=2, batch_size=16, num_eval_rays=3,
+                               reference_point=(5.0, 5.0))
+  assert [(r["setting"], r["epoch"]) for r in rows] == [("a", 1), ("a", 2), ("b", 1), ("b", 2)]
+  for first, second in ((rows[0], rows[1]), (rows[2], rows[3])):
+    assert 0 < first["train_s"] < second["train_s"]
+  assert all(0 < r["test_hypervolume"] <= 25.0 for r in rows)  # losses ~2.3 < 5: a positive box
+  time_to_hv.plot_time_to_hv(rows, str(tmp_path / "hv.png"))
+  assert (tmp_path / "hv.png").stat().st_size > 5000
+  with pytest.raises(ValueError, match="unknown option"):
+    time_to_hv.time_to_hv(data, {"c": {"rays": 2}}, 1, batch_size=16)
