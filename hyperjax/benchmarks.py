@@ -22,7 +22,7 @@ from hyperjax.pareto import rays as rays_lib
 from hyperjax.pareto.objectives import evaluate_objective, per_head_cross_entropy
 from hyperjax.pareto.solvers import make_solver
 from hyperjax.pareto.step import make_pareto_step
-from hyperjax.pareto.trainer import DEFAULT_HYPERNET
+from hyperjax.pareto.trainer import DEFAULT_HYPERNET, build_pareto_hypernet
 from hyperjax.targets import make_target
 
 
@@ -46,9 +46,8 @@ def phn_model(target_block: dict | None = None, hypernet_block: dict | None = No
   built as training builds them."""
   target = builders.build_target(
       target_block or {"name": "phn_lenet", "kwargs": {"conv_impl": "auto"}}, num_tasks=2)
-  init_rays = rays_lib.sample_rays(jax.random.key(seed + 1), 256, 0.2, 2)
-  hnet, variables = builders.build_hypernet(hypernet_block or DEFAULT_HYPERNET, target,
-                                            init_rays, seed)
+  hnet, variables = build_pareto_hypernet(hypernet_block or DEFAULT_HYPERNET, target, seed,
+                                          ray_alpha=0.2, num_objectives=2)
   return target, hnet, variables
 
 

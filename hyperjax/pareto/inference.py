@@ -15,7 +15,6 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from hyperjax import builders
 from hyperjax.pareto import rays as rays_lib
 from hyperjax.pareto import trainer
 from hyperjax.pareto.step import target_outputs
@@ -99,10 +98,8 @@ def load_pareto_model(workdir: str, which: str = "best", target: Any = None) -> 
                        "load_pareto_model(workdir, target=...).")
     target = block
   target, _ = trainer.resolve_target(target, shape)
-  m = config.num_objectives
-  init_rays = rays_lib.sample_rays(jax.random.key(config.seed + 1), 256, config.ray_alpha, m)
-  hnet, variables = builders.build_hypernet(config.hypernet.to_dict(), target, init_rays,
-                                            config.seed)
+  hnet, variables = trainer.build_pareto_hypernet(config.hypernet.to_dict(), target, config.seed,
+                                                  config.ray_alpha, config.num_objectives)
   subdir = "best" if which == "best" and os.path.isdir(os.path.join(workdir, "best")) \
       else "checkpoints"
   checkpointer = Checkpointer(workdir, subdir=subdir)

@@ -43,8 +43,8 @@ from hyperjax.pareto.objectives import Objective, per_head_cross_entropy
 from hyperjax.pareto.solvers import Solver
 from hyperjax.pareto.step import RAY_BATCHING, make_pareto_step, metric_names
 from hyperjax.target import Target
+from hyperjax.targets.registry import takes_train_arg
 from hyperjax.training import loop, sharding
-from hyperjax.training.optimizers import optimizer_config
 
 STRUCTURAL_KEYS = ("data.name", "target", "hypernet", "seed", "solver", "num_rays",
                    "ray_batching", "batch_size", "num_objectives")
@@ -92,13 +92,21 @@ def resolve_target(target: Any, input_shape: tuple[int, ...] | None) -> tuple[Ta
   if isinstance(target, nnx.Module):
     return Target.from_nnx(target, input_shape=input_shape), block
   if isinstance(target, nn.Module):
-    import inspect  # pylint: disable=g-import-not-at-top
-    takes_train = "train" in inspect.signature(type(target).__call__).parameters
-    extra: dict[str, Any] = {"train": False} if takes_train else {}
+    extra: dict[str, Any] = {"train": False} if takes_train_arg(type(target)) else {}
     sample = jax.ShapeDtypeStruct((1, *input_shape), np.float32)
     return Target.from_linen(target, sample, **extra), block
   raise TypeError(f"target must be a hyperjax.Target, a Flax Linen or NNX module, a name or a "
                   f"target block, got {type(target).__name__}.")
+
+
+def build_pareto_hypernet(block: Mapping[str, Any], target: Target, seed: int, ray_alpha: float,
+                          num_objectives: int) -> tuple[Any, Any]:
+  """``(hnet, variables)`` as every Pareto run initialises them: ``block``'s family, its
+  hyperfan statistics measured on 256 Dirichlet(``ray_alpha``) rays of seed ``seed + 1``.
+  Training, :func:`~hyperjax.pareto.load_pareto_model` and the benchmarks all build here,
+  so a checkpoint always fits the hypernetwork it is loaded into."""
+  init_rays = rays_lib.sample_rays(jax.random.key(seed + 1), 256, ray_alpha, num_objectives)
+  return builders.build_hypernet(block, target, init_rays, seed)
 
 
 def _solver_block(solver: Any) -> tuple[Solver, dict]:
@@ -111,7 +119,7 @@ def _solver_block(solver: Any) -> tuple[Solver, dict]:
 
 def _optimizer_block(optimizer: Any) -> tuple[optax.GradientTransformation, dict]:
   if optimizer is None:
-    optimizer = optimizer_config("adam", 1e-4)
+    optimizer = {"name": "adam", "learning_rate": 1e-4}  # PHN's
   if isinstance(optimizer, optax.GradientTransformation):
     return optimizer, {"name": "custom"}
   block = dict(optimizer)
@@ -223,8 +231,7 @@ def train_front(workdir: str, *, target: Any, data: Mapping[str, Any],
   if target_obj.input_shape is not None:
     target_block["input_shape"] = tuple(target_obj.input_shape)
   hnet_block = {**DEFAULT_HYPERNET, **dict(hypernet or {})}
-  init_rays = rays_lib.sample_rays(jax.random.key(seed + 1), 256, ray_alpha, m)
-  hnet, variables = builders.build_hypernet(hnet_block, target_obj, init_rays, seed)
+  hnet, variables = build_pareto_hypernet(hnet_block, target_obj, seed, ray_alpha, m)
   num_hnet = sum(x.size for x in jax.tree.leaves(variables))
   par = par.for_model(hnet)
   if config is not None and target_obj.input_shape is not None and not (

@@ -90,6 +90,12 @@ def import_object(path: str, what: str = "target") -> Any:
   return obj
 
 
+def takes_train_arg(cls: Any) -> bool:
+  """Whether a Linen module class's ``__call__`` takes ``train=`` (BatchNorm, dropout)."""
+  return (inspect.isclass(cls) and issubclass(cls, nn.Module)
+          and "train" in inspect.signature(cls.__call__).parameters)
+
+
 def target_entry(name: str) -> TargetEntry:
   """The entry of a registered name, or of an import path (inspected: takes ``train=``?)."""
   if name in _REGISTRY:
@@ -98,11 +104,7 @@ def target_entry(name: str) -> TargetEntry:
     raise ValueError(f"Unknown target {name!r}; choose one of {', '.join(target_names())}, or "
                      "name your own module by import path, e.g. 'mypkg.models:TwoHeadNet'.")
   factory = import_object(name)
-  call = getattr(factory, "__call__", None)
-  takes_train = False
-  if inspect.isclass(factory) and issubclass(factory, nn.Module) and call is not None:
-    takes_train = "train" in inspect.signature(call).parameters
-  return TargetEntry(factory, getattr(factory, "input_shape", None), takes_train,
+  return TargetEntry(factory, getattr(factory, "input_shape", None), takes_train_arg(factory),
                      bool(getattr(factory, "uses_dropout", False)),
                      getattr(factory, "output_kwarg", "num_classes"))
 

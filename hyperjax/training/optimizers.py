@@ -69,11 +69,3 @@ def make_optimizer(name: str = "adam", learning_rate: float = 1e-3,
     return fn(lr, **kwargs)
   except TypeError as e:
     raise ValueError(f"Optimizer {name!r}: {e}.") from None
-
-
-def optimizer_config(name: str = "adam", learning_rate: float = 1e-3, schedule: str = "constant",
-                     schedule_kwargs: Mapping[str, Any] | None = None,
-                     **kwargs: Any) -> dict:
-  """The plain-dict optimizer block that :func:`make_optimizer` reads back."""
-  return {"name": name, "learning_rate": learning_rate, "kwargs": dict(kwargs),
-          "schedule": {"name": schedule, "kwargs": dict(schedule_kwargs or {})}}
