@@ -74,7 +74,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.num_eval_rays = 25
   config.eval_ray_angles = (0.1, math.pi / 2 - 0.1)
   config.eval_batch_size = 500
-  config.eval_ray_chunk = 5
+  config.eval_ray_chunk = "auto"  # one ray at a time on CPU, 5 on accelerators
   config.bn_calibration_batches = 10
   config.anchors = ml_collections.FieldReference(None, field_type=list)
 

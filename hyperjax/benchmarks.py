@@ -152,7 +152,7 @@ def bench_epoch_and_pipeline(num_train: int = 108_000, batch_size: int = 256, st
 
 
 def bench_front_evaluation(num_images: int = 20_000, num_rays: int = 25, batch_size: int = 500,
-                           ray_chunk: int = 5) -> list[dict]:
+                           ray_chunk: int | str | None = "auto") -> list[dict]:
   """Evaluating 25 rays on the 20,000 test canvases (all rays batched)."""
   target, hnet, variables = phn_model()
   images, labels = multi_mnist_batch(num_images, seed=3)

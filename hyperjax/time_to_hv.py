@@ -29,12 +29,28 @@ from hyperjax.pareto.trainer import DEFAULT_HYPERNET
 from hyperjax.training.optimizers import make_optimizer
 from hyperjax.training.step import init_train_state
 
-# name -> options: the paper's recipe, many rays per step, PyTorch's init (the reference's).
+# name -> options: the paper's recipe, many rays per step, PyTorch's init (the reference's),
+# and the PyTorch implementation (hyperjax.torch_reference) from the same initial parameters
+# as ls_1ray_torch_init.
 SETTINGS: dict[str, dict[str, Any]] = {
     "ls_1ray": {},
     "ls_16rays_split": {"num_rays": 16, "ray_batching": "split"},
     "ls_1ray_torch_init": {"init": "torch_default"},
+    "ls_16rays_split_torch_init": {"num_rays": 16, "ray_batching": "split",
+                                   "init": "torch_default"},
+    "pytorch_ls_1ray": {"framework": "torch", "init": "torch_default"},
 }
+OPTIONS = ("num_rays", "ray_batching", "init", "learning_rate", "solver", "ray_alpha", "framework")
+
+
+def available_settings() -> list[str]:
+  """All settings, less the PyTorch ones when PyTorch is not installed (said on stdout)."""
+  import importlib.util  # pylint: disable=g-import-not-at-top
+  if importlib.util.find_spec("torch") is not None:
+    return list(SETTINGS)
+  skipped = [n for n, o in SETTINGS.items() if o.get("framework") == "torch"]
+  print(f"PyTorch is not installed: skipping {', '.join(skipped)} (pip install -e '.[bench]').")
+  return [n for n in SETTINGS if n not in skipped]
 
 
 def time_to_hv(data: Mapping[str, tuple[np.ndarray, np.ndarray]],
@@ -47,7 +63,9 @@ def time_to_hv(data: Mapping[str, tuple[np.ndarray, np.ndarray]],
     data: ``{'train': (images, labels), 'test': (images, labels)}`` (Multi-MNIST arrays).
     settings: name -> options: ``num_rays``, ``ray_batching``, ``init`` (hypernet init:
       ``hyperfan_in`` default, ``torch_default``, ...), ``learning_rate`` (1e-4),
-      ``solver`` (``'ls'``), ``ray_alpha`` (0.2).
+      ``solver`` (``'ls'``), ``ray_alpha`` (0.2), ``framework`` (``'jax'``; ``'torch'``:
+      :class:`hyperjax.torch_reference.TorchPHNTrainer` from the same initial
+      parameters, PHN-LS with one ray per step only).
     num_epochs: epochs per setting (each followed by a test-front evaluation).
     batch_size / num_eval_rays / reference_point / seed: as in the PHN configs.
   """
@@ -57,18 +75,22 @@ def time_to_hv(data: Mapping[str, tuple[np.ndarray, np.ndarray]],
   eval_rays = rays_lib.evaluation_rays(num_eval_rays)
   rows = []
   for name, options in settings.items():
-    unknown = set(options) - {"num_rays", "ray_batching", "init", "learning_rate", "solver",
-                              "ray_alpha"}
+    unknown = set(options) - set(OPTIONS)
     if unknown:
-      raise ValueError(f"Setting {name!r}: unknown option(s) {sorted(unknown)}.")
+      raise ValueError(f"Setting {name!r}: unknown option(s) {sorted(unknown)}; "
+                       f"choose from {', '.join(OPTIONS)}.")
     block = dict(DEFAULT_HYPERNET, init=options.get("init", DEFAULT_HYPERNET["init"]))
     target, hnet, variables = benchmarks.phn_model(hypernet_block=block, seed=seed)
+    if options.get("framework", "jax") == "torch":
+      rows += _torch_rows(name, options, target, hnet, variables, data, num_epochs, batch_size,
+                          eval_rays, reference_point, seed)
+      continue
     optimizer = make_optimizer("adam", options.get("learning_rate", 1e-4))
     step = make_pareto_step(hnet, target, optimizer, make_solver(options.get("solver", "ls")),
                             num_objectives=2, num_rays=options.get("num_rays", 1),
                             ray_alpha=options.get("ray_alpha", 0.2),
                             ray_batching=options.get("ray_batching", "whole"))
-    evaluator = evaluate_lib.make_front_evaluator(hnet, target, 500, 5)
+    evaluator = evaluate_lib.make_front_evaluator(hnet, target, 500)
     state = init_train_state(optimizer, variables)
     key = jax.random.key(seed + 2)
     # Compile outside the clock (the first step's compile is reported apart).
@@ -92,6 +114,34 @@ def time_to_hv(data: Mapping[str, tuple[np.ndarray, np.ndarray]],
                    "final_loss": float(scalars["loss"]), **dict(options)})
       print(f"  {name}: epoch {epoch}, {train_s:.1f} s of training, test HV {hv:.4f}",
             flush=True)
+  return rows
+
+
+def _torch_rows(name, options, target, hnet, variables, data, num_epochs, batch_size, eval_rays,
+                reference_point, seed) -> list[dict]:
+  """The PyTorch implementation trained and evaluated like the JAX settings."""
+  from hyperjax import torch_reference  # pylint: disable=g-import-not-at-top
+  if options.get("solver", "ls") != "ls" or options.get("num_rays", 1) != 1:
+    raise ValueError(f"Setting {name!r}: the PyTorch reference trains PHN-LS with one ray.")
+  train_x, train_y = data["train"]
+  test_x, test_y = data["test"]
+  model = torch_reference.TorchPHN.like(target, hnet, variables, seed=seed)
+  trainer = torch_reference.TorchPHNTrainer(model, options.get("learning_rate", 1e-4),
+                                            options.get("ray_alpha", 0.2), seed=seed + 2)
+  per_epoch = pipeline.steps_per_epoch(len(train_x), batch_size)
+  rows, train_s = [], 0.0
+  for epoch in range(1, num_epochs + 1):
+    start = time.perf_counter()
+    for i in range((epoch - 1) * per_epoch, epoch * per_epoch):
+      sel = pipeline.batch_indices(len(train_x), batch_size, seed, i)
+      out = trainer.step(*model.to_tensors(train_x[sel], train_y[sel]))
+    train_s += time.perf_counter() - start
+    losses, _ = trainer.evaluate(eval_rays, test_x, test_y)
+    hv = metrics.hypervolume(losses, reference_point)
+    rows.append({"case": "time_to_hv", "setting": name, "epoch": epoch, "train_s": train_s,
+                 "compile_s": 0.0, "test_hypervolume": hv, "final_loss": out["loss"],
+                 **dict(options)})
+    print(f"  {name}: epoch {epoch}, {train_s:.1f} s of training, test HV {hv:.4f}", flush=True)
   return rows
 
 

@@ -12,13 +12,17 @@ step at 1/16/64 rays, chunked ResNet-18 hypernet step, sparse hypernet step at 1
 outputs, Ha's static MNIST step -- in one process per device count, with speedup and
 efficiency; ``--cpu_devices`` fakes CPU devices), ``large_target`` (a chunked hypernetwork
 generating a 100M-weight MLP: one device, then sharded over ``--large_target_mesh``),
-``time_to_hv`` (PHN trained per setting -- 1 ray, 16 rays split, PyTorch's init -- with the
-test front's hypervolume after every epoch against the training seconds; ``--figure``).
+``time_to_hv`` (PHN trained per setting -- 1 ray, 16 rays split, PyTorch's init, the PyTorch
+implementation -- with the test front's hypervolume after every epoch against the training
+seconds; ``--figure``), ``torch_reference`` (hyperjax and a PyTorch implementation of the same
+PHN, from the same parameters on the same batches, taking turns: step, forward, backward,
+optimizer, 25-ray test-front evaluation, and the ratios; needs ``pip install -e .[bench]``).
 
   python -m launch.benchmark --suite=scale --device_counts=1,8 --out=benchmarks/scale_cpu.json
   python -m launch.benchmark --suite=large_target --cpu_devices=8 --out=benchmarks/large_target_cpu.json
   python -m launch.benchmark --suite=time_to_hv --epochs=5 --out=benchmarks/time_to_hv_cpu.json \
       --figure=docs/time_to_hv_cpu.png
+  python -m launch.benchmark --suite=torch_reference --out=benchmarks/torch_reference_cpu.json
 """
 
 import json
@@ -40,7 +44,7 @@ from hyperjax import benchmarks  # noqa: E402
 
 FLAGS = flags.FLAGS
 SUITES = ["conv", "pareto", "quick", "sparse", "sparse_target", "scale", "scale_devices",
-          "large_target", "time_to_hv"]
+          "large_target", "time_to_hv", "torch_reference"]
 flags.DEFINE_enum("suite", "pareto", SUITES, "Which cases to run.")
 flags.DEFINE_integer("cpu_devices", None, "Run on this many fake CPU devices (set before JAX "
                      "starts; CPU only).")
@@ -52,8 +56,9 @@ flags.DEFINE_integer("repeats", 5, "Timed repetitions per case (after a warm-up 
 flags.DEFINE_integer("epochs", 5, "time_to_hv: epochs per setting.")
 flags.DEFINE_list("settings", None, "time_to_hv: settings to run (default: all of "
                   "hyperjax.time_to_hv.SETTINGS).")
-flags.DEFINE_string("data_source", "auto", "time_to_hv: Multi-MNIST source (auto: the full "
-                    "generated data from a local MNIST copy; embedded: the shipped sample).")
+flags.DEFINE_string("data_source", "auto", "time_to_hv / torch_reference: Multi-MNIST source "
+                    "(auto: the full generated data from a local MNIST copy; embedded: the "
+                    "shipped sample).")
 flags.DEFINE_string("figure", None, "time_to_hv: write the HV-vs-seconds figure here.")
 
 
@@ -92,16 +97,25 @@ def main(argv):
     from hyperjax.experiments import scaling  # pylint: disable=g-import-not-at-top
     rows += scaling.bench_large_target(mesh="data=1", repeats=FLAGS.repeats)
     rows += scaling.bench_large_target(mesh=FLAGS.large_target_mesh, repeats=FLAGS.repeats)
+  if FLAGS.suite in ("time_to_hv", "torch_reference"):
+    from hyperjax import data  # pylint: disable=g-import-not-at-top
+    dataset = data.load_multi(name="multi_mnist", source=FLAGS.data_source)
+    print(f"{FLAGS.suite} on {dataset.name} from {dataset.source}: {len(dataset.train[0]):,} "
+          f"train / {len(dataset.test[0]):,} test canvases", flush=True)
+  if FLAGS.suite == "torch_reference":
+    from hyperjax import torch_reference  # pylint: disable=g-import-not-at-top
+    try:
+      torch_reference.import_torch()
+    except ImportError as e:
+      raise app.UsageError(str(e)) from None
+    rows += torch_reference.side_by_side(dataset.train, dataset.test, rounds=FLAGS.repeats)
   if FLAGS.suite == "time_to_hv":
-    from hyperjax import data, time_to_hv  # pylint: disable=g-import-not-at-top
-    names = FLAGS.settings or list(time_to_hv.SETTINGS)
+    from hyperjax import time_to_hv  # pylint: disable=g-import-not-at-top
+    names = FLAGS.settings or time_to_hv.available_settings()
     unknown = [n for n in names if n not in time_to_hv.SETTINGS]
     if unknown:
       raise app.UsageError(f"Unknown setting(s) {unknown}; choose from "
                            f"{', '.join(time_to_hv.SETTINGS)}.")
-    dataset = data.load_multi(name="multi_mnist", source=FLAGS.data_source)
-    print(f"time_to_hv on {dataset.name} from {dataset.source}: {len(dataset.train[0]):,} train / "
-          f"{len(dataset.test[0]):,} test canvases", flush=True)
     rows += time_to_hv.time_to_hv({"train": dataset.train, "test": dataset.test},
                                   {n: time_to_hv.SETTINGS[n] for n in names}, FLAGS.epochs)
     if FLAGS.figure:

@@ -50,12 +50,13 @@ def explicit_gradient(target, hnet, variables, ray, images, labels, solver):
   return jax.tree.map(lambda a, b: w[0] * a + w[1] * b, *grads)
 
 
-@pytest.mark.parametrize("solver,batching", [
-    ("ls", "whole"), ("ls", "split"), ("epo", "whole"), ("epo", "split"),
-    ("chebyshev", "whole"), ("cpmtl", "whole")])
-def test_step_equals_mean_of_explicit_per_ray_gradients(small_problem, solver, batching):
+@pytest.mark.parametrize("solver,batching,num_rays", [
+    ("ls", "whole", 3), ("ls", "split", 3), ("epo", "whole", 3), ("epo", "split", 3),
+    ("chebyshev", "whole", 3), ("cpmtl", "whole", 3), ("ls", "whole", 1), ("epo", "whole", 1)])
+def test_step_equals_mean_of_explicit_per_ray_gradients(small_problem, solver, batching,
+                                                         num_rays):
+  """One ray (no vmap) and several (vmap over rays) alike."""
   target, hnet, variables, images, labels = small_problem
-  num_rays = 3
   step = make_pareto_step(hnet, target, optax.sgd(1.0), solvers.make_solver(solver),
                           num_objectives=2, num_rays=num_rays, ray_batching=batching)
   rng = jax.random.key(7)
@@ -174,6 +175,16 @@ def test_bad_pareto_configs_fail_before_writing(override, message, tmp_path):
   assert not (tmp_path / "run").exists()
 
 
+def test_ray_chunk_resolution():
+  from hyperjax.pareto.evaluate import resolve_ray_chunk  # pylint: disable=g-import-not-at-top
+  assert resolve_ray_chunk("auto") == (1 if jax.default_backend() == "cpu" else 5)
+  assert resolve_ray_chunk("4") == 4 and resolve_ray_chunk(0) is None
+  assert resolve_ray_chunk(None) is None
+  for bad in ("some", -1, 2.5):
+    with pytest.raises(ValueError, match="eval_ray_chunk must be"):
+      resolve_ray_chunk(bad)
+
+
 def test_front_evaluator_with_batchnorm_equals_per_ray_loop():
   """BN targets: per-ray calibrated statistics, all rays at once == one ray at a time."""
   import flax.linen as nn  # pylint: disable=g-import-not-at-top
@@ -195,7 +206,7 @@ def test_front_evaluator_with_batchnorm_equals_per_ray_loop():
   labels = rng.integers(0, 3, (37, 2)).astype(np.int32)
   calibration = rng.uniform(size=(2, 10, 4, 4, 1)).astype(np.float32)
   rays = rays_lib.evaluation_rays(4)
-  for chunk in (None, 3):
+  for chunk in (None, 3, 1, "auto"):
     evaluator = evaluate_lib.make_front_evaluator(hnet, target, batch_size=16, ray_chunk=chunk)
     losses, scores = evaluator(variables, rays, (images, labels), calibration)
     accs = scores["accuracy"]

@@ -96,15 +96,20 @@ def test_unknown_target_is_refused():
 
 
 def test_conv_impls_give_the_same_lenet():
-  """'patches' (one gather + matmul), 'xla' (lax.conv) and 'auto' (patches on CPU, lax.conv on
-  accelerators): same parameters, same outputs and gradients."""
-  from hyperjax.targets.conv import resolve_impl  # pylint: disable=g-import-not-at-top
-  assert resolve_impl("auto") == ("patches" if jax.default_backend() == "cpu" else "xla")
+  """'patches' (one gather + matmul), 'batch_minor' (the same in [C, H, W, batch]), 'xla'
+  (lax.conv) and 'auto' (batch-minor on CPU, lax.conv on accelerators): same parameters, same
+  outputs and gradients, also under vmap over per-ray weights."""
+  from hyperjax.targets.conv import CONV_IMPLS, resolve_impl  # pylint: disable=g-import-not-at-top
+  assert resolve_impl("auto") == ("batch_minor" if jax.default_backend() == "cpu" else "xla")
   x = jax.random.uniform(jax.random.key(1), (3, 36, 36, 1))
-  targets = {impl: make_target("phn_lenet", conv_impl=impl) for impl in ("xla", "patches", "auto")}
+  targets = {impl: make_target("phn_lenet", conv_impl=impl) for impl in CONV_IMPLS}
   weights = targets["xla"].init_weights(jax.random.key(0))
   loss = lambda t: jax.value_and_grad(lambda w: sum(jnp.sum(o ** 2) for o in t.apply(w, x)))
   reference = loss(targets["xla"])(weights)
-  for impl in ("patches", "auto"):
+  stacked = jax.tree.map(lambda a: jnp.stack([a, 0.5 * a]), weights)
+  per_ray = lambda t: jax.vmap(lambda w: t.apply(w, x))(stacked)
+  for impl in ("patches", "batch_minor", "auto"):
+    chex.assert_trees_all_close(per_ray(targets[impl]), per_ray(targets["xla"]), rtol=1e-4,
+                                atol=1e-5)
     targets[impl].spec.check(weights)
     chex.assert_trees_all_close(loss(targets[impl])(weights), reference, rtol=1e-4, atol=1e-5)

@@ -19,8 +19,22 @@ from hyperjax.pareto.step import target_outputs
 from hyperjax.target import Target, calibrate_states
 
 
-def make_front_evaluator(hnet: Any, target: Target, batch_size: int, ray_chunk: int | None = None,
-                         par: Any = None, objective: Objective | None = None,
+def resolve_ray_chunk(ray_chunk: int | str | None) -> int | None:
+  """``'auto'`` -> 1 on CPU (one ray at a time: the batch's first-layer work is hoisted
+  out of the loop over rays and every op stays unbatched, measured fastest there), 5 on
+  accelerators (rays batched by ``vmap``, bounded memory); 0 / None: all rays batched."""
+  if ray_chunk == "auto":
+    return 1 if jax.default_backend() == "cpu" else 5
+  if isinstance(ray_chunk, str) and ray_chunk.isdigit():  # e.g. --config.eval_ray_chunk=5
+    ray_chunk = int(ray_chunk)
+  if ray_chunk is not None and (not isinstance(ray_chunk, int) or ray_chunk < 0):
+    raise ValueError(f"eval_ray_chunk must be 'auto', a positive int or None, got {ray_chunk!r}.")
+  return ray_chunk or None
+
+
+def make_front_evaluator(hnet: Any, target: Target, batch_size: int,
+                         ray_chunk: int | str | None = "auto", par: Any = None,
+                         objective: Objective | None = None,
                          inputs_key: int | str | None = None):
   """Builds ``evaluate(variables, rays, data, calibration=None) -> (losses [E, m], metrics)``.
 
@@ -31,7 +45,8 @@ def make_front_evaluator(hnet: Any, target: Target, batch_size: int, ray_chunk: 
 
   The weights of all ``E`` rays are generated once (``vmap``); each batch runs through
   all of them (``vmap`` over rays, or ``lax.map`` over chunks of ``ray_chunk`` rays to
-  bound memory). Targets with BatchNorm are evaluated with per-ray population statistics
+  bound memory; ``'auto'``: :func:`resolve_ray_chunk`). Batches are dispatched without
+  waiting for the previous one's results. Targets with BatchNorm are evaluated with per-ray population statistics
   (:func:`hyperjax.target.calibrate_states`, all rays in one compiled call) from
   ``calibration`` input batches (``[num_batches, batch, ...]``). With ``par`` (a
   :class:`hyperjax.training.sharding.Parallelism`), batches that divide the mesh's
@@ -39,6 +54,7 @@ def make_front_evaluator(hnet: Any, target: Target, batch_size: int, ray_chunk: 
   replicated.
   """
   objective = objective or per_head_cross_entropy()
+  ray_chunk = resolve_ray_chunk(ray_chunk)
   jit_means = jax.jit if par is None else par.jit_replicated
 
   def put(batch):
@@ -75,15 +91,15 @@ def make_front_evaluator(hnet: Any, target: Target, batch_size: int, ray_chunk: 
       if calibration is None:
         raise ValueError(f"{target.name} has BatchNorm statistics: pass calibration batches.")
       states = calibrate_states(target, weights, calibration, ray_chunk)
-    total, count = None, 0
+    pending = []  # (batch size, device means): read back once all batches are dispatched
     for batch in as_source(data).eval_batches(batch_size):
-      n = len(jax.tree.leaves(batch)[0])
-      means = jax.tree.map(lambda v: np.asarray(v, np.float64) * n,
-                           batch_means(weights, states, put(batch)))
-      total = means if total is None else jax.tree.map(np.add, total, means)
-      count += n
-    if not count:
+      pending.append((len(jax.tree.leaves(batch)[0]), batch_means(weights, states, put(batch))))
+    if not pending:
       raise ValueError("The evaluation split has no examples.")
+    count = sum(n for n, _ in pending)
+    total = jax.tree.map(lambda *vs: sum(np.asarray(v, np.float64) * n
+                                         for (n, _), v in zip(pending, vs)),
+                         *[means for _, means in pending])
     losses, mets = jax.tree.map(lambda v: v / count, total)
     return losses, mets
 

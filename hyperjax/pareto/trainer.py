@@ -151,7 +151,7 @@ def train_front(workdir: str, *, target: Any, data: Mapping[str, Any],
                 num_steps: int | None = None, eval_every: int | None = None, log_every: int = 50,
                 num_rays: int = 1, ray_alpha: float = 0.2, ray_batching: str = "whole",
                 num_eval_rays: int = 25, eval_ray_angles: Sequence[float] = DEFAULT_EVAL_ANGLES,
-                eval_batch_size: int = 500, eval_ray_chunk: int | None = 5,
+                eval_batch_size: int = 500, eval_ray_chunk: int | str | None = "auto",
                 reference_point: Sequence[float] | None = None,
                 objective_names: Sequence[str] | None = None,
                 inputs_key: int | str | None = None, bn_calibration_batches: int = 10,
@@ -184,7 +184,8 @@ def train_front(workdir: str, *, target: Any, data: Mapping[str, Any],
       whether each ray sees the whole batch or a slice of it.
     num_eval_rays / eval_ray_angles: the evaluation rays (two objectives: evenly spaced
       angles; more: a simplex lattice).
-    eval_batch_size / eval_ray_chunk: evaluation batch size; rays evaluated together.
+    eval_batch_size / eval_ray_chunk: evaluation batch size; rays evaluated together
+      (``'auto'``: one at a time on CPU, 5 on accelerators).
     reference_point: the hypervolume's reference point (default: 2 per objective).
     objective_names: labels of the objectives in logs and plots.
     inputs_key: where the target's input is in a batch (default ``batch[0]`` / ``'x'``).
@@ -264,7 +265,7 @@ def train_front(workdir: str, *, target: Any, data: Mapping[str, Any],
   low, high = (float(a) for a in eval_ray_angles)
   eval_rays = rays_lib.evaluation_rays(num_eval_rays, m, (low, high))
   evaluator = evaluate_lib.make_front_evaluator(hnet, target_obj, eval_batch_size,
-                                                eval_ray_chunk or None, par, objective,
+                                                eval_ray_chunk, par, objective,
                                                 inputs_key)
   base_key = jax.random.key(seed + 2)
   calibration = None

@@ -12,7 +12,7 @@ from __future__ import annotations
 from flax import linen as nn
 import jax
 
-from hyperjax.targets.conv import Conv2D, max_pool2
+from hyperjax.targets.conv import Conv2D, from_layout, max_pool2, to_layout
 
 
 class MultiTaskLeNet(nn.Module):
@@ -26,8 +26,8 @@ class MultiTaskLeNet(nn.Module):
     num_classes: classes per task.
     relu_after_fc: ParetoMTL's variant puts a ReLU after the 50-unit layer; PHN's
       does not.
-    conv_impl: ``'xla'``, ``'patches'`` or ``'auto'`` (patches on CPU, XLA's
-      convolution on accelerators; same parameters and values; see
+    conv_impl: ``'xla'``, ``'patches'``, ``'batch_minor'`` or ``'auto'`` (batch-minor
+      patches on CPU, XLA's convolution on accelerators; same parameters and values; see
       :mod:`hyperjax.targets.conv`).
   """
 
@@ -38,10 +38,10 @@ class MultiTaskLeNet(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array) -> tuple[jax.Array, ...]:
-    x = Conv2D(10, 9, self.conv_impl, name="Conv_0")(x)
+    x = Conv2D(10, 9, self.conv_impl, name="Conv_0")(to_layout(x, self.conv_impl))
     x = max_pool2(nn.relu(x), self.conv_impl)
     x = Conv2D(20, 5, self.conv_impl, name="Conv_1")(x)
-    x = max_pool2(nn.relu(x), self.conv_impl)
+    x = from_layout(max_pool2(nn.relu(x), self.conv_impl), self.conv_impl)
     x = x.reshape(x.shape[0], -1)
     x = nn.Dense(50)(x)
     if self.relu_after_fc:
