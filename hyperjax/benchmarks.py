@@ -62,7 +62,7 @@ def bench_conv_impls(batch_size: int = 256, repeats: int = 10) -> list[dict]:
   """LeNet forward+backward, one ray, for each convolution implementation."""
   rows = []
   images, labels = map(jnp.asarray, multi_mnist_batch(batch_size))
-  for impl in ("xla", "patches"):
+  for impl in ("xla", "patches", "batch_minor"):
     target = make_target("phn_lenet", conv_impl=impl)
     weights = target.init_weights(jax.random.key(0))
     # Data passed as arguments: closed-over arrays would be constant-folded at compile time.

@@ -25,6 +25,10 @@ optimizer, 25-ray test-front evaluation, and the ratios; needs ``pip install -e 
   python -m launch.benchmark --suite=torch_reference --out=benchmarks/torch_reference_cpu.json
 """
 
+if __name__ == "__main__":  # glibc malloc settings for XLA:CPU (launch/cpu_tuning.py)
+  from launch import cpu_tuning
+  cpu_tuning.reexec_with_tuning()
+
 import json
 import os
 import platform
@@ -41,6 +45,7 @@ import jax  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 from hyperjax import benchmarks  # noqa: E402
+from launch import cpu_tuning  # noqa: E402
 
 FLAGS = flags.FLAGS
 SUITES = ["conv", "pareto", "quick", "sparse", "sparse_target", "scale", "scale_devices",
@@ -138,7 +143,8 @@ def main(argv):
   device = jax.devices()[0]
   machine = {"platform": device.platform, "device": device.device_kind,
              "num_devices": jax.device_count(), "cpu_count": os.cpu_count(),
-             "processor": platform.processor() or platform.machine(), "jax": jax.__version__}
+             "processor": platform.processor() or platform.machine(), "jax": jax.__version__,
+             "malloc_tuning": cpu_tuning.active()}
   if FLAGS.out == "/dev/stdout":  # a worker of the scale suite: JSON only
     print(json.dumps({"machine": machine, "rows": rows}, indent=2))
     return

@@ -13,6 +13,10 @@ process reads only its rows of each batch; process 0 writes the logs and results
 checkpoints are written by all processes together (Orbax) into the shared DIR.
 """
 
+if __name__ == "__main__":  # glibc malloc settings for XLA:CPU (launch/cpu_tuning.py)
+  from launch import cpu_tuning
+  cpu_tuning.reexec_with_tuning()
+
 import ast
 import glob
 import os
