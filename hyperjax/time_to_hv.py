@@ -29,12 +29,14 @@ from hyperjax.pareto.trainer import DEFAULT_HYPERNET
 from hyperjax.training.optimizers import make_optimizer
 from hyperjax.training.step import init_train_state
 
-# name -> options: the paper's recipe, many rays per step, PyTorch's init (the reference's),
-# and the PyTorch implementation (hyperjax.torch_reference) from the same initial parameters
-# as ls_1ray_torch_init.
+# name -> options: 1 ray per step (the paper's recipe) and 16 rays with the batch split among
+# them, each with hyperfan-in and with PyTorch's default init (the reference code's and the PHN
+# configs' default),
+# and the PyTorch implementation (hyperjax.torch_reference) from the same initial parameters as
+# ls_1ray_torch_init.
 SETTINGS: dict[str, dict[str, Any]] = {
-    "ls_1ray": {},
-    "ls_16rays_split": {"num_rays": 16, "ray_batching": "split"},
+    "ls_1ray_hyperfan_in": {"init": "hyperfan_in"},
+    "ls_16rays_split_hyperfan_in": {"num_rays": 16, "ray_batching": "split", "init": "hyperfan_in"},
     "ls_1ray_torch_init": {"init": "torch_default"},
     "ls_16rays_split_torch_init": {"num_rays": 16, "ray_batching": "split",
                                    "init": "torch_default"},

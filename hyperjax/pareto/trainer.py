@@ -48,6 +48,9 @@ from hyperjax.training import loop, sharding
 
 STRUCTURAL_KEYS = ("data.name", "target", "hypernet", "seed", "solver", "num_rays",
                    "ray_batching", "batch_size", "num_objectives")
+# PHN's MLP hypernetwork with hyperfan-in init, which scales the generated weights to any
+# target's fan-in. (The PHN Multi-MNIST configs use PyTorch's init, measured fastest there to a
+# given hypervolume: docs/benchmarks.md.)
 DEFAULT_HYPERNET = {"family": "mlp", "kwargs": {"hidden": (100, 100, 100)}, "conditioner": {},
                     "init": "hyperfan_in", "init_scale": 2.0}
 DEFAULT_EVAL_ANGLES = (0.1, math.pi / 2 - 0.1)
@@ -172,7 +175,7 @@ def train_front(workdir: str, *, target: Any, data: Mapping[str, Any],
     objective: ``(outputs, batch) -> losses [m]`` or ``(losses, metrics)`` (default:
       :func:`~hyperjax.pareto.objectives.per_head_cross_entropy`).
     num_objectives: ``m``.
-    hypernet: a hypernetwork block (default: PHN's MLP, 100-100-100, hyperfan-in).
+    hypernet: a hypernetwork block (default: PHN's MLP, 100-100-100, hyperfan-in init).
     solver: a name (``'ls'``, ``'epo'``, ``'chebyshev'``, ``'cpmtl'``), a block
       ``{'name', 'kwargs'}`` or a :class:`~hyperjax.pareto.solvers.Solver`.
     optimizer: an optimizer block (default Adam 1e-4, PHN's) or an optax transformation.
