@@ -163,6 +163,41 @@ def test_epo_matches_scipy_reference(m):
   assert modes == {True, False}
 
 
+def test_epo_keeps_small_real_constraints():
+  """Tasks whose gradients are 1e4x smaller keep their constraints (no row is mistaken for
+  float noise): the published counter-example, then ill-conditioned and rank-deficient Gram
+  matrices, each against the scipy LP, constraint by constraint in each row's own scale."""
+  g = np.array([[-4e-5, -5e-5, 1.6e-4], [-0.8, -0.3, -0.3]])
+  weights = solvers.epo_weights(jnp.float32([1.1, 1.7]), jnp.float32(g @ g.T),
+                                jnp.float32([0.05, 0.95]))
+  np.testing.assert_allclose(weights, [1.727, 0.273], atol=2e-3)  # linprog's solution
+  rng = np.random.default_rng(3)
+  epo = jax.jit(solvers.epo_weights)
+  checked = 0
+  for trial in range(150):
+    m = 2 + trial % 2
+    G = rng.normal(size=(m, 6)) * 10.0 ** rng.uniform(-5, 0, (m, 1))  # per-task scales
+    if trial % 5 == 0:  # rank-deficient: one task's gradient a multiple of another's
+      G[-1] = G[0] * rng.uniform(-2, 2)
+    gram = G @ G.T
+    ray, losses = rng.dirichlet(np.ones(m)), rng.uniform(0.2, 2.0, m)
+    alpha_ref, c, ok = epo_reference(losses, gram, ray)
+    alpha = np.asarray(epo(jnp.float32(losses), jnp.float32(gram), jnp.float32(ray))) / m
+    _, mu, a = (np.asarray(v) for v in solvers.epo_adjustments(jnp.float32(losses),
+                                                                jnp.float32(ray)))
+    if not ok or mu <= 1e-4:
+      continue
+    checked += 1
+    Ca = gram @ a
+    rhs = np.where(Ca > 0, -np.inf, Ca)
+    rhs[np.argmax(ray * losses)] = 0.0
+    scale = np.sqrt(np.diag(gram) * np.diag(gram).max())
+    slack = gram @ alpha - np.where(np.any(Ca > 0), rhs, 0.0)
+    assert np.all(slack >= -1e-3 * scale), (trial, slack / scale)
+    assert float(alpha @ c) == pytest.approx(float(alpha_ref @ c), abs=2e-3 * (1 + abs(alpha_ref @ c)))
+  assert checked > 60
+
+
 def test_linear_and_chebyshev_weights():
   losses, ray = jnp.array([1.0, 3.0]), jnp.array([0.6, 0.4])
   np.testing.assert_allclose(solvers.ls().weights(losses, None, ray), ray)

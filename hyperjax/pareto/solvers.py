@@ -39,31 +39,41 @@ class LPResult(NamedTuple):
   feasible: jax.Array  # bool
 
 
-def _normalise_rows(A: jax.Array, b: jax.Array, rel: float = 1e-5
-                    ) -> tuple[jax.Array, jax.Array]:
+def _normalise_rows(A: jax.Array, b: jax.Array, row_scales: jax.Array | None = None,
+                    rel: float = 1e-5) -> tuple[jax.Array, jax.Array]:
   """Scales each row of ``A a >= b`` to unit norm, so one tolerance fits all rows.
 
-  Rows far smaller than the largest (``< rel`` of it) are floating-point noise (e.g.
-  ``C a`` when the losses lie exactly on the ray, where ``a = 0`` in exact arithmetic):
-  they become ``0 >= b`` (with ``b`` in the problem's scale), so noise never becomes a
-  constraint.
+  A row whose norm is below ``rel`` of its natural scale (``row_scales``; default: the
+  largest row's norm) is floating-point noise (e.g. ``C a`` when the losses lie exactly
+  on the ray, where ``a = 0`` in exact arithmetic): it becomes ``0 >= b`` (with ``b`` in
+  the largest row's scale), so noise never becomes a constraint. Per-row scales keep the small but
+  real rows of tasks whose gradients are orders of magnitude smaller than the others'.
   """
   norms = jnp.linalg.norm(A, axis=-1)
-  scale = jnp.maximum(jnp.max(norms), 1e-30)
-  small = norms < rel * scale
+  largest = jnp.maximum(jnp.max(norms), 1e-30)
+  scales = largest if row_scales is None else jnp.maximum(row_scales, 1e-30 * largest)
+  small = norms <= rel * scales
   safe = jnp.where(small, 1.0, norms)
   return (jnp.where(small[:, None], 0.0, A / safe[:, None]),
-          jnp.where(small, b / scale, b / safe))
+          jnp.where(small, b / largest, b / safe))
 
 
-def simplex_lp_two(c: jax.Array, A: jax.Array, b: jax.Array, tol: float = 1e-6) -> LPResult:
+def gram_row_scales(gram: jax.Array) -> jax.Array:
+  """The natural scale of each row ``g_i . g_j`` of a Gram matrix: ``|g_i| max_j |g_j|``
+  (float noise in an entry is a small multiple of the float epsilon times this)."""
+  diag = jnp.maximum(jnp.diagonal(gram), 0.0)
+  return jnp.sqrt(diag * jnp.max(diag))
+
+
+def simplex_lp_two(c: jax.Array, A: jax.Array, b: jax.Array, tol: float = 1e-6,
+                   row_scales: jax.Array | None = None) -> LPResult:
   """Closed form of ``max c.a  s.t.  a >= 0, sum a = 1, A a >= b`` for 2 variables.
 
   With ``a = (t, 1 - t)`` every constraint is ``k t >= h``: the feasible set is an
   interval of ``t`` and the linear objective is maximised at one of its ends. Rows with
-  ``b = -inf`` are vacuous.
+  ``b = -inf`` are vacuous; ``row_scales``: see :func:`_normalise_rows`.
   """
-  A, b = _normalise_rows(A, b)
+  A, b = _normalise_rows(A, b, row_scales)
   k = A[:, 0] - A[:, 1]
   h = b - A[:, 1]
   active = jnp.isfinite(b)
@@ -77,19 +87,21 @@ def simplex_lp_two(c: jax.Array, A: jax.Array, b: jax.Array, tol: float = 1e-6) 
   return LPResult(jnp.stack([t, 1.0 - t]), feasible)
 
 
-def simplex_lp(c: jax.Array, A: jax.Array, b: jax.Array, tol: float = 1e-5) -> LPResult:
+def simplex_lp(c: jax.Array, A: jax.Array, b: jax.Array, tol: float = 1e-5,
+               row_scales: jax.Array | None = None) -> LPResult:
   """Exact ``max c.a  s.t.  a >= 0, sum a = 1, A a >= b`` by enumerating vertices.
 
   A vertex of the feasible polytope has ``m - 1`` active inequalities (plus the
   equality); all such systems are solved at once and the best feasible one is
   returned. Exact for the small ``m`` of multi-objective learning (the number of
   systems is ``C(m + k, m - 1)`` for ``k`` rows of ``A``). Rows with ``b = -inf`` are
-  vacuous.
+  vacuous; ``row_scales`` (each row's natural scale, default the largest row's norm)
+  decides which rows are float noise (:func:`_normalise_rows`).
   """
   m = c.shape[0]
   if m == 2:
-    return simplex_lp_two(c, A, b)
-  A, b = _normalise_rows(A, b)
+    return simplex_lp_two(c, A, b, row_scales=row_scales)
+  A, b = _normalise_rows(A, b, row_scales)
   G = jnp.concatenate([jnp.eye(m, dtype=A.dtype), A], 0)
   h = jnp.concatenate([jnp.zeros(m, A.dtype), b], 0)
   combos = np.asarray(list(itertools.combinations(range(G.shape[0]), m - 1)), np.int32)
@@ -153,14 +165,19 @@ def epo_weights(losses: jax.Array, gram: jax.Array, ray: jax.Array, eps: float =
   rhs = jnp.where(positive, -jnp.inf, Ca)
   rhs = jnp.where(jnp.arange(m) == jnp.argmax(rl), 0.0, rhs)
   rhs = jnp.where(jnp.any(positive), rhs, jnp.zeros_like(Ca))
-  balance = simplex_lp(Ca, gram, rhs)
+  # Each task's row is judged against its own gradient's scale, so a task whose gradients
+  # are 1e4x smaller keeps its constraint; the C a row against the largest row (noise when
+  # the losses lie on the ray and a = 0 in exact arithmetic).
+  scales = gram_row_scales(gram)
+  balance = simplex_lp(Ca, gram, rhs, row_scales=scales)
 
   descent_A = gram
   descent_b = jnp.zeros(m, gram.dtype)
   if not relax:
     descent_A = jnp.concatenate([gram, Ca[None]], 0)
     descent_b = jnp.concatenate([descent_b, jnp.minimum(jnp.max(Ca), 0.0)[None]], 0)
-  descent = simplex_lp(jnp.sum(gram, axis=0), descent_A, descent_b)
+    scales = jnp.concatenate([scales, jnp.max(jnp.linalg.norm(gram, axis=-1))[None]], 0)
+  descent = simplex_lp(jnp.sum(gram, axis=0), descent_A, descent_b, row_scales=scales)
 
   use_balance = mu > eps
   alpha = jnp.where(use_balance, balance.alpha, descent.alpha)
