@@ -18,7 +18,10 @@ def test_indices_have_k_distinct_inputs_per_unit(distribution, in_dim, out_dim, 
   assert idx.shape == (out_dim, k) and idx.dtype == np.int32
   assert idx.min() >= 0 and idx.max() < in_dim
   assert all(len(set(row)) == k for row in idx.tolist())
-  np.testing.assert_array_equal(idx, sparse.make_indices(in_dim, out_dim, k, distribution, seed=3))
+  sparse.make_indices.cache_clear()  # recomputed, not the cached array compared with itself
+  again = sparse.make_indices(in_dim, out_dim, k, distribution, seed=3)
+  assert again is not idx
+  np.testing.assert_array_equal(idx, again)
   assert not np.array_equal(idx, sparse.make_indices(in_dim, out_dim, k, distribution, seed=4)) \
       or k == in_dim
 
@@ -159,11 +162,20 @@ def test_backends_equal_in_hypernet_value_and_gradient_under_vmap():
 
 
 def test_structure_is_deterministic_in_its_seed(mlp_target):
+  """Same seed, same structure even when it is rebuilt from scratch (the index cache cleared
+  between the two), so a cached object is never just compared with itself."""
+  from hyperjax.sparse import connectivity  # pylint: disable=g-import-not-at-top
   a = SparseHypernet.for_tasks(mlp_target.spec, 2, latent_dim=16, structure_seed=1)
+  v = a.init(jax.random.key(0), jnp.int32(0))
+  first = jax.tree.map(np.asarray, a.apply(v, jnp.int32(1)))
+  indices = connectivity.make_indices(64, 32, 4, seed=1)
+  connectivity.make_indices.cache_clear()
+  rebuilt = connectivity.make_indices(64, 32, 4, seed=1)
+  assert rebuilt is not indices and np.array_equal(rebuilt, indices)
+  connectivity.make_indices.cache_clear()
   b = SparseHypernet.for_tasks(mlp_target.spec, 2, latent_dim=16, structure_seed=1)
   c = SparseHypernet.for_tasks(mlp_target.spec, 2, latent_dim=16, structure_seed=2)
-  v = a.init(jax.random.key(0), jnp.int32(0))
-  chex.assert_trees_all_equal(a.apply(v, jnp.int32(1)), b.apply(v, jnp.int32(1)))
+  chex.assert_trees_all_equal(first, jax.tree.map(np.asarray, b.apply(v, jnp.int32(1))))
   assert not np.allclose(a.apply(v, jnp.int32(1))["Dense_0"]["kernel"],
                          c.apply(v, jnp.int32(1))["Dense_0"]["kernel"])
 
