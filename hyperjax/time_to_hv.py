@@ -31,9 +31,8 @@ from hyperjax.training.step import init_train_state
 
 # name -> options: 1 ray per step (the paper's recipe) and 16 rays with the batch split among
 # them, each with hyperfan-in and with PyTorch's default init (the reference code's and the PHN
-# configs' default),
-# and the PyTorch implementation (hyperjax.torch_reference) from the same initial parameters as
-# ls_1ray_torch_init.
+# configs' default), and the PyTorch implementation (hyperjax.torch_reference) from the same
+# initial parameters as ls_1ray_torch_init.
 SETTINGS: dict[str, dict[str, Any]] = {
     "ls_1ray_hyperfan_in": {"init": "hyperfan_in"},
     "ls_16rays_split_hyperfan_in": {"num_rays": 16, "ray_batching": "split", "init": "hyperfan_in"},
@@ -100,22 +99,35 @@ def time_to_hv(data: Mapping[str, tuple[np.ndarray, np.ndarray]],
     step_lowered = step.lower(  # type: ignore[attr-defined]
         state, (train_x[:batch_size], train_y[:batch_size]), key).compile()
     compile_s = time.perf_counter() - start
-    train_s = 0.0
-    for epoch in range(1, num_epochs + 1):
-      start = time.perf_counter()
+
+    holder = {"state": state}
+
+    def train_epoch(epoch):
       for i in range((epoch - 1) * per_epoch, epoch * per_epoch):
         sel = pipeline.batch_indices(len(train_x), batch_size, seed, i)
-        state, scalars = step_lowered(state, (train_x[sel], train_y[sel]),
-                                      jax.random.fold_in(key, i))
-      jax.block_until_ready(state)
-      train_s += time.perf_counter() - start
-      losses, _ = evaluator(state["params"], eval_rays, test)
-      hv = metrics.hypervolume(losses, reference_point)
-      rows.append({"case": "time_to_hv", "setting": name, "epoch": epoch, "train_s": train_s,
-                   "compile_s": compile_s, "test_hypervolume": hv,
-                   "final_loss": float(scalars["loss"]), **dict(options)})
-      print(f"  {name}: epoch {epoch}, {train_s:.1f} s of training, test HV {hv:.4f}",
-            flush=True)
+        holder["state"], scalars = step_lowered(holder["state"], (train_x[sel], train_y[sel]),
+                                                jax.random.fold_in(key, i))
+      jax.block_until_ready(holder["state"])
+      params = holder["state"]["params"]
+      return float(scalars["loss"]), lambda: evaluator(params, eval_rays, test)[0]
+
+    rows += _epoch_rows(name, options, num_epochs, compile_s, train_epoch, reference_point)
+  return rows
+
+
+def _epoch_rows(name, options, num_epochs, compile_s, train_epoch, reference_point) -> list[dict]:
+  """Runs ``train_epoch(epoch) -> (last loss, test_losses())`` per epoch, timing the training
+  only, and records the test front's hypervolume after each."""
+  rows, train_s = [], 0.0
+  for epoch in range(1, num_epochs + 1):
+    start = time.perf_counter()
+    loss, test_losses = train_epoch(epoch)
+    train_s += time.perf_counter() - start
+    hv = metrics.hypervolume(test_losses(), reference_point)
+    rows.append({"case": "time_to_hv", "setting": name, "epoch": epoch, "train_s": train_s,
+                 "compile_s": compile_s, "test_hypervolume": hv, "final_loss": loss,
+                 **dict(options)})
+    print(f"  {name}: epoch {epoch}, {train_s:.1f} s of training, test HV {hv:.4f}", flush=True)
   return rows
 
 
@@ -131,20 +143,14 @@ def _torch_rows(name, options, target, hnet, variables, data, num_epochs, batch_
   trainer = torch_reference.TorchPHNTrainer(model, options.get("learning_rate", 1e-4),
                                             options.get("ray_alpha", 0.2), seed=seed + 2)
   per_epoch = pipeline.steps_per_epoch(len(train_x), batch_size)
-  rows, train_s = [], 0.0
-  for epoch in range(1, num_epochs + 1):
-    start = time.perf_counter()
+
+  def train_epoch(epoch):
     for i in range((epoch - 1) * per_epoch, epoch * per_epoch):
       sel = pipeline.batch_indices(len(train_x), batch_size, seed, i)
       out = trainer.step(*model.to_tensors(train_x[sel], train_y[sel]))
-    train_s += time.perf_counter() - start
-    losses, _ = trainer.evaluate(eval_rays, test_x, test_y)
-    hv = metrics.hypervolume(losses, reference_point)
-    rows.append({"case": "time_to_hv", "setting": name, "epoch": epoch, "train_s": train_s,
-                 "compile_s": 0.0, "test_hypervolume": hv, "final_loss": out["loss"],
-                 **dict(options)})
-    print(f"  {name}: epoch {epoch}, {train_s:.1f} s of training, test HV {hv:.4f}", flush=True)
-  return rows
+    return out["loss"], lambda: trainer.evaluate(eval_rays, test_x, test_y)[0]
+
+  return _epoch_rows(name, options, num_epochs, 0.0, train_epoch, reference_point)
 
 
 def plot_time_to_hv(rows: Sequence[Mapping[str, Any]], path: str, title: str = "") -> None:

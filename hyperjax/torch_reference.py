@@ -253,7 +253,13 @@ def side_by_side(train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, n
                        "torch_params": model.num_params(),
                        "hyperjax_params": sum(int(np.size(a)) for a in jax.tree.leaves(variables))}]
   times: dict[str, dict[str, list[float]]] = {q: {"torch": [], "hyperjax": []} for q in QUANTITIES}
-  compiled = False
+  # Compile everything once, outside the clock.
+  ray0_j = jnp.asarray(ray0)
+  jax.block_until_ready(forward(state["params"], ray0_j, x0, y0))
+  _, g0 = forward_backward(state["params"], ray0_j, x0, y0)
+  jax.block_until_ready(update(state["params"], state["opt_state"], g0))
+  state, _ = step(state, (x0, y0), jax.random.key(seed))
+  jax.block_until_ready(state)
   for r in range(rounds):
     batches = [pipeline.batch_indices(len(train[0]), batch_size, seed, r * steps_per_round + i)
                for i in range(steps_per_round)]
@@ -271,14 +277,6 @@ def side_by_side(train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, n
     for i, sel in enumerate(batches):
       x, y = jnp.asarray(train[0][sel]), jnp.asarray(train[1][sel])
       ray = jnp.asarray(trainer.rng.dirichlet([0.2, 0.2]).astype(np.float32))
-      if not compiled:  # compile everything once, outside the clock
-        jax.block_until_ready((forward(state["params"], ray, x, y),
-                               forward_backward(state["params"], ray, x, y)))
-        _, g = forward_backward(state["params"], ray, x, y)
-        jax.block_until_ready(update(state["params"], state["opt_state"], g))
-        state, _ = step(state, (x, y), jax.random.key(seed))
-        jax.block_until_ready(state)
-        compiled = True
       for name, fn in (("forward", lambda: forward(state["params"], ray, x, y)),
                        ("forward_backward", lambda: forward_backward(state["params"], ray, x, y))):
         start = time.perf_counter()

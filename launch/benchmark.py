@@ -102,17 +102,18 @@ def main(argv):
     from hyperjax.experiments import scaling  # pylint: disable=g-import-not-at-top
     rows += scaling.bench_large_target(mesh="data=1", repeats=FLAGS.repeats)
     rows += scaling.bench_large_target(mesh=FLAGS.large_target_mesh, repeats=FLAGS.repeats)
+  if FLAGS.suite == "torch_reference":  # say a missing PyTorch before loading any data
+    from hyperjax import torch_reference  # pylint: disable=g-import-not-at-top
+    try:
+      torch_reference.import_torch()
+    except ImportError as e:
+      raise app.UsageError(str(e)) from None
   if FLAGS.suite in ("time_to_hv", "torch_reference"):
     from hyperjax import data  # pylint: disable=g-import-not-at-top
     dataset = data.load_multi(name="multi_mnist", source=FLAGS.data_source)
     print(f"{FLAGS.suite} on {dataset.name} from {dataset.source}: {len(dataset.train[0]):,} "
           f"train / {len(dataset.test[0]):,} test canvases", flush=True)
   if FLAGS.suite == "torch_reference":
-    from hyperjax import torch_reference  # pylint: disable=g-import-not-at-top
-    try:
-      torch_reference.import_torch()
-    except ImportError as e:
-      raise app.UsageError(str(e)) from None
     rows += torch_reference.side_by_side(dataset.train, dataset.test, rounds=FLAGS.repeats)
   if FLAGS.suite == "time_to_hv":
     from hyperjax import time_to_hv  # pylint: disable=g-import-not-at-top

@@ -4,8 +4,6 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 from launch import cpu_tuning
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -14,9 +12,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def test_tuned_environment_adds_keeps_and_stops():
   env = {"GLIBC_TUNABLES": "glibc.malloc.arena_max=2:glibc.malloc.hugetlb=0", "PATH": "/bin"}
   tuned = cpu_tuning.tuned_environment(env)
-  if not cpu_tuning.applicable():
+  if not cpu_tuning.applicable():  # other platforms: nothing to set
     assert tuned is None
-    pytest.skip("not glibc")
+    return
   items = tuned["GLIBC_TUNABLES"].split(":")
   assert "glibc.malloc.arena_max=2" in items and "glibc.malloc.hugetlb=0" not in items
   assert cpu_tuning.active(tuned) and not cpu_tuning.active(env)

@@ -28,7 +28,8 @@ def resolve_ray_chunk(ray_chunk: int | str | None) -> int | None:
   if isinstance(ray_chunk, str) and ray_chunk.isdigit():  # e.g. --config.eval_ray_chunk=5
     ray_chunk = int(ray_chunk)
   if ray_chunk is not None and (not isinstance(ray_chunk, int) or ray_chunk < 0):
-    raise ValueError(f"eval_ray_chunk must be 'auto', a positive int or None, got {ray_chunk!r}.")
+    raise ValueError(f"eval_ray_chunk must be 'auto', a positive int, or 0 / None (all rays at once), "
+                     f"got {ray_chunk!r}.")
   return ray_chunk or None
 
 
