@@ -11,7 +11,10 @@ Fan-in / fan-out follow the Glorot convention used by
 ``jax.nn.initializers.variance_scaling``: a kernel of shape ``[*receptive, in, out]``
 has ``fan_in = prod(receptive) * in`` and ``fan_out = prod(receptive) * out``. A bias
 or a normalisation parameter takes the fan-in of the kernel of its own module when
-there is one (its size otherwise) and its size as fan-out.
+there is one (its size otherwise) and its size as fan-out. An embedding table
+``[num_embeddings, features]`` counts as Flax's ``nn.Embed`` initialiser counts it
+(``variance_scaling(1, 'fan_in', out_axis=0)``: ``Var = 1 / features``): ``fan_in =
+features``, ``fan_out = num_embeddings``.
 """
 
 from __future__ import annotations
@@ -254,8 +257,8 @@ def spec_from_shapes(shapes: Any, module_order: Sequence[tuple[str, ...]] = ()) 
     kind = _kind(path[-1])
     if kind == "kernel":
       fan_in, fan_out = _kernel_fans(shape)
-    elif kind == "embedding":
-      fan_in, fan_out = shape[0], shape[-1]
+    elif kind == "embedding":  # as nn.Embed's init counts them (module docstring)
+      fan_in, fan_out = shape[-1], shape[0]
     else:
       size = math.prod(shape)
       fan_in, fan_out = kernel_fan_in.get(path[:-1], size), size

@@ -31,15 +31,19 @@ from hyperjax.training.step import init_train_state
 
 # name -> options: 1 ray per step (the paper's recipe) and 16 rays with the batch split among
 # them, each with hyperfan-in and with PyTorch's default init (the reference code's and the PHN
-# configs' default), and the PyTorch implementation (hyperjax.torch_reference) from the same
-# initial parameters as ls_1ray_torch_init.
+# configs' default), Adam at 3e-4 instead of the paper's 1e-4, and the PyTorch implementation
+# (hyperjax.torch_reference) from the same initial parameters as ls_1ray_torch_init, at both
+# learning rates.
 SETTINGS: dict[str, dict[str, Any]] = {
     "ls_1ray_hyperfan_in": {"init": "hyperfan_in"},
     "ls_16rays_split_hyperfan_in": {"num_rays": 16, "ray_batching": "split", "init": "hyperfan_in"},
     "ls_1ray_torch_init": {"init": "torch_default"},
     "ls_16rays_split_torch_init": {"num_rays": 16, "ray_batching": "split",
                                    "init": "torch_default"},
+    "ls_1ray_torch_init_lr3e-4": {"init": "torch_default", "learning_rate": 3e-4},
     "pytorch_ls_1ray": {"framework": "torch", "init": "torch_default"},
+    "pytorch_ls_1ray_lr3e-4": {"framework": "torch", "init": "torch_default",
+                               "learning_rate": 3e-4},
 }
 OPTIONS = ("num_rays", "ray_batching", "init", "learning_rate", "solver", "ray_alpha", "framework")
 
@@ -57,7 +61,7 @@ def available_settings() -> list[str]:
 def time_to_hv(data: Mapping[str, tuple[np.ndarray, np.ndarray]],
                settings: Mapping[str, Mapping[str, Any]], num_epochs: int, batch_size: int = 256,
                num_eval_rays: int = 25, reference_point: Sequence[float] = (2.0, 2.0),
-               seed: int = 42) -> list[dict]:
+               seed: int = 42, evals_per_epoch: int = 1) -> list[dict]:
   """Rows ``{setting, epoch, train_s, test_hypervolume, ...}`` after every epoch.
 
   Args:
@@ -67,12 +71,19 @@ def time_to_hv(data: Mapping[str, tuple[np.ndarray, np.ndarray]],
       ``solver`` (``'ls'``), ``ray_alpha`` (0.2), ``framework`` (``'jax'``; ``'torch'``:
       :class:`hyperjax.torch_reference.TorchPHNTrainer` from the same initial
       parameters, PHN-LS with one ray per step only).
-    num_epochs: epochs per setting (each followed by a test-front evaluation).
+    num_epochs: epochs per setting.
+    evals_per_epoch: test-front evaluations per epoch (each after an equal share of its
+      steps; rows carry the fractional ``epoch``).
     batch_size / num_eval_rays / reference_point / seed: as in the PHN configs.
   """
   train_x, train_y = data["train"]
   test = data["test"]
   per_epoch = pipeline.steps_per_epoch(len(train_x), batch_size)
+  if evals_per_epoch < 1 or per_epoch % evals_per_epoch:
+    raise ValueError(f"evals_per_epoch must divide the {per_epoch} steps of an epoch, got "
+                     f"{evals_per_epoch}.")
+  per_eval = per_epoch // evals_per_epoch
+  num_evals = num_epochs * evals_per_epoch
   eval_rays = rays_lib.evaluation_rays(num_eval_rays)
   rows = []
   for name, options in settings.items():
@@ -83,8 +94,8 @@ def time_to_hv(data: Mapping[str, tuple[np.ndarray, np.ndarray]],
     block = dict(DEFAULT_HYPERNET, init=options.get("init", DEFAULT_HYPERNET["init"]))
     target, hnet, variables = benchmarks.phn_model(hypernet_block=block, seed=seed)
     if options.get("framework", "jax") == "torch":
-      rows += _torch_rows(name, options, target, hnet, variables, data, num_epochs, batch_size,
-                          eval_rays, reference_point, seed)
+      rows += _torch_rows(name, options, target, hnet, variables, data, num_evals, per_eval,
+                          batch_size, eval_rays, reference_point, seed)
       continue
     optimizer = make_optimizer("adam", options.get("learning_rate", 1e-4))
     step = make_pareto_step(hnet, target, optimizer, make_solver(options.get("solver", "ls")),
@@ -102,8 +113,8 @@ def time_to_hv(data: Mapping[str, tuple[np.ndarray, np.ndarray]],
 
     holder = {"state": state}
 
-    def train_epoch(epoch):
-      for i in range((epoch - 1) * per_epoch, epoch * per_epoch):
+    def train_part(part):
+      for i in range((part - 1) * per_eval, part * per_eval):
         sel = pipeline.batch_indices(len(train_x), batch_size, seed, i)
         holder["state"], scalars = step_lowered(holder["state"], (train_x[sel], train_y[sel]),
                                                 jax.random.fold_in(key, i))
@@ -111,17 +122,20 @@ def time_to_hv(data: Mapping[str, tuple[np.ndarray, np.ndarray]],
       params = holder["state"]["params"]
       return float(scalars["loss"]), lambda: evaluator(params, eval_rays, test)[0]
 
-    rows += _epoch_rows(name, options, num_epochs, compile_s, train_epoch, reference_point)
+    rows += _epoch_rows(name, options, num_evals, evals_per_epoch, compile_s, train_part,
+                        reference_point)
   return rows
 
 
-def _epoch_rows(name, options, num_epochs, compile_s, train_epoch, reference_point) -> list[dict]:
-  """Runs ``train_epoch(epoch) -> (last loss, test_losses())`` per epoch, timing the training
-  only, and records the test front's hypervolume after each."""
+def _epoch_rows(name, options, num_evals, evals_per_epoch, compile_s, train_part,
+                reference_point) -> list[dict]:
+  """Runs ``train_part(k) -> (last loss, test_losses())`` for ``k = 1..num_evals``, timing
+  the training only, and records the test front's hypervolume after each."""
   rows, train_s = [], 0.0
-  for epoch in range(1, num_epochs + 1):
+  for part in range(1, num_evals + 1):
+    epoch = part / evals_per_epoch if evals_per_epoch > 1 else part
     start = time.perf_counter()
-    loss, test_losses = train_epoch(epoch)
+    loss, test_losses = train_part(part)
     train_s += time.perf_counter() - start
     hv = metrics.hypervolume(test_losses(), reference_point)
     rows.append({"case": "time_to_hv", "setting": name, "epoch": epoch, "train_s": train_s,
@@ -131,8 +145,8 @@ def _epoch_rows(name, options, num_epochs, compile_s, train_epoch, reference_poi
   return rows
 
 
-def _torch_rows(name, options, target, hnet, variables, data, num_epochs, batch_size, eval_rays,
-                reference_point, seed) -> list[dict]:
+def _torch_rows(name, options, target, hnet, variables, data, num_evals, per_eval, batch_size,
+                eval_rays, reference_point, seed) -> list[dict]:
   """The PyTorch implementation trained and evaluated like the JAX settings."""
   from hyperjax import torch_reference  # pylint: disable=g-import-not-at-top
   if options.get("solver", "ls") != "ls" or options.get("num_rays", 1) != 1:
@@ -142,15 +156,16 @@ def _torch_rows(name, options, target, hnet, variables, data, num_epochs, batch_
   model = torch_reference.TorchPHN.like(target, hnet, variables, seed=seed)
   trainer = torch_reference.TorchPHNTrainer(model, options.get("learning_rate", 1e-4),
                                             options.get("ray_alpha", 0.2), seed=seed + 2)
-  per_epoch = pipeline.steps_per_epoch(len(train_x), batch_size)
+  evals_per_epoch = pipeline.steps_per_epoch(len(train_x), batch_size) // per_eval
 
-  def train_epoch(epoch):
-    for i in range((epoch - 1) * per_epoch, epoch * per_epoch):
+  def train_part(part):
+    for i in range((part - 1) * per_eval, part * per_eval):
       sel = pipeline.batch_indices(len(train_x), batch_size, seed, i)
       out = trainer.step(*model.to_tensors(train_x[sel], train_y[sel]))
     return out["loss"], lambda: trainer.evaluate(eval_rays, test_x, test_y)[0]
 
-  return _epoch_rows(name, options, num_epochs, 0.0, train_epoch, reference_point)
+  return _epoch_rows(name, options, num_evals, evals_per_epoch, 0.0, train_part,
+                     reference_point)
 
 
 def plot_time_to_hv(rows: Sequence[Mapping[str, Any]], path: str, title: str = "") -> None:

@@ -59,6 +59,7 @@ flags.DEFINE_string("large_target_mesh", "data=1,model=-1", "large_target: the m
 flags.DEFINE_string("out", None, "Write the rows as JSON here.")
 flags.DEFINE_integer("repeats", 5, "Timed repetitions per case (after a warm-up call).")
 flags.DEFINE_integer("epochs", 5, "time_to_hv: epochs per setting.")
+flags.DEFINE_integer("evals_per_epoch", 1, "time_to_hv: test-front evaluations per epoch.")
 flags.DEFINE_list("settings", None, "time_to_hv: settings to run (default: all of "
                   "hyperjax.time_to_hv.SETTINGS).")
 flags.DEFINE_string("data_source", "auto", "time_to_hv / torch_reference: Multi-MNIST source "
@@ -123,7 +124,8 @@ def main(argv):
       raise app.UsageError(f"Unknown setting(s) {unknown}; choose from "
                            f"{', '.join(time_to_hv.SETTINGS)}.")
     rows += time_to_hv.time_to_hv({"train": dataset.train, "test": dataset.test},
-                                  {n: time_to_hv.SETTINGS[n] for n in names}, FLAGS.epochs)
+                                  {n: time_to_hv.SETTINGS[n] for n in names}, FLAGS.epochs,
+                                  evals_per_epoch=FLAGS.evals_per_epoch)
     if FLAGS.figure:
       time_to_hv.plot_time_to_hv(rows, FLAGS.figure,
                                  f"PHN-LS on {dataset.name} ({dataset.source}), {FLAGS.epochs} epochs")

@@ -81,3 +81,24 @@ def test_time_to_hv_rows_and_figure(tmp_path):
   assert (tmp_path / "hv.png").stat().st_size > 5000
   with pytest.raises(ValueError, match="unknown option"):
     time_to_hv.time_to_hv(data, {"c": {"rays": 2}}, 1, batch_size=16)
+
+
+def test_time_to_hv_evaluations_within_an_epoch_do_not_change_training():
+  """Two evaluations per epoch: rows at epochs 0.5, 1, 1.5, 2, and the front after each whole
+  epoch is the one of the run that evaluates once per epoch (evaluation reads the state)."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  import pytest  # pylint: disable=g-import-not-at-top
+  from hyperjax import time_to_hv  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(1)
+  split = lambda n: (rng.uniform(size=(n, 36, 36, 1)).astype(np.float32),
+                     rng.integers(0, 10, (n, 2)).astype(np.int32))
+  data = {"train": split(64), "test": split(40)}
+  kwargs = dict(num_epochs=2, batch_size=16, num_eval_rays=3, reference_point=(5.0, 5.0))
+  once = time_to_hv.time_to_hv(data, {"a": {}}, **kwargs)
+  twice = time_to_hv.time_to_hv(data, {"a": {}}, evals_per_epoch=2, **kwargs)
+  assert [r["epoch"] for r in twice] == [0.5, 1.0, 1.5, 2.0]
+  for r in once:
+    match = next(t for t in twice if t["epoch"] == r["epoch"])
+    assert match["test_hypervolume"] == pytest.approx(r["test_hypervolume"], rel=1e-6)
+  with pytest.raises(ValueError, match="evals_per_epoch must divide the 4 steps"):
+    time_to_hv.time_to_hv(data, {"a": {}}, evals_per_epoch=3, **kwargs)

@@ -56,6 +56,9 @@ def small_families(spec):
       "mlp": MLPHypernet(spec, hidden=(16, 16)),
       "chunked": ChunkedHypernet(spec, chunk_size=500, num_ws=3, hidden=(16, 16),
                                  chunk_embedding_dim=8),
+      # Controllable Pareto MTL's generator: a projection tensor per chunk.
+      "chunked_own": ChunkedHypernet(spec, chunk_size=500, num_ws=3, hidden=(16, 16),
+                                     chunk_embedding_dim=8, share_projection=False),
       "sparse": SparseHypernet(spec, latent_dim=16, connectivity=4, activation="relu",
                                conditioner=Conditioner(vector_projection=16, normalize=True)),
       "linear": LinearHypernet(spec, conditioner=Conditioner(vector_projection=16,
@@ -63,7 +66,24 @@ def small_families(spec):
   }
 
 
-FAMILY_NAMES = ["mlp", "chunked", "sparse", "linear"]
+FAMILY_NAMES = ["mlp", "chunked", "chunked_own", "sparse", "linear"]
+
+
+def test_per_chunk_projections_count_and_differ(lenet):
+  """share_projection=False: num_chunks x num_ws x hidden x chunk_size output weights,
+  and chunks no longer share them (same init, different chunk outputs than shared)."""
+  shared = ChunkedHypernet(lenet.spec, chunk_size=1000, num_ws=1, hidden=(100, 100, 100))
+  own = shared.clone(share_projection=False)
+  p_shared = jax.eval_shape(shared.init, jax.random.key(0), jnp.ones(2))
+  p_own = jax.eval_shape(own.init, jax.random.key(0), jnp.ones(2))
+  chunks = -(-31_910 // 1000)
+  assert p_own["params"]["chunk_ws"].shape == (chunks, 1, 100, 1000)
+  assert num_params(p_own) - num_params(p_shared) == (chunks - 1) * 100 * 1000
+  params = own.init(jax.random.key(0), jnp.ones(2) / 2)
+  ws = params["params"]["chunk_ws"]
+  c = own.apply(params, jnp.ones(2) / 2, method="features")
+  flat = lenet.spec.flatten(own.apply(params, jnp.ones(2) / 2))
+  np.testing.assert_allclose(flat[1000:2000], c[1] @ ws[1, 0], rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("family", FAMILY_NAMES)
@@ -284,3 +304,21 @@ def test_torch_default_init_matches_pytorch_linear_defaults():
   assert dense == 2 * (3 + len(target.spec.leaves))  # trunk Dense_0..2 and one head per leaf
   weights = hnet.apply(variables, rays[0])
   target.spec.check(weights)
+
+
+def test_plain_init_of_an_embedding_leaf_has_flaxs_variance():
+  """Embedding leaves start as nn.Embed does (Var = 1/features), not 1/num_embeddings."""
+  from hyperjax.hypernets.init import plain_leaf_init  # pylint: disable=g-import-not-at-top
+  from hyperjax.spec import weight_spec  # pylint: disable=g-import-not-at-top
+
+  class Table(nn.Module):
+    @nn.compact
+    def __call__(self, idx):
+      return nn.Embed(1000, 8)(idx)
+
+  idx = jnp.zeros((1,), jnp.int32)
+  leaf = weight_spec(Table(), idx)["Embed_0/embedding"]
+  ours = plain_leaf_init(leaf)(jax.random.key(0), leaf.shape)
+  flax_table = Table().init(jax.random.key(1), idx)["params"]["Embed_0"]["embedding"]
+  assert float(jnp.var(ours)) == pytest.approx(float(jnp.var(flax_table)), rel=0.1)
+  assert float(jnp.var(ours)) == pytest.approx(1 / 8, rel=0.1)

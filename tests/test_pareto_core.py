@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from scipy.optimize import linprog
 
 from hyperjax.pareto import metrics, rays, solvers
+from tests import quadratics
 
 
 def test_evaluation_rays_follow_the_protocol():
@@ -204,25 +205,16 @@ def test_linear_and_chebyshev_weights():
   np.testing.assert_allclose(solvers.chebyshev().weights(losses, None, ray), [0.0, 0.4])
 
 
-def test_min_norm_weights_two_vectors_closed_form():
-  g1, g2 = np.array([1.0, 0.0]), np.array([0.2, 1.0])
-  gram = np.array([[g1 @ g1, g1 @ g2], [g2 @ g1, g2 @ g2]])
-  w = np.asarray(solvers.min_norm_weights(jnp.float32(gram), jnp.array([True, True]), 100))
-  gamma = np.clip((g2 - g1) @ g2 / np.sum((g1 - g2) ** 2), 0, 1)
-  np.testing.assert_allclose(w, [gamma, 1 - gamma], atol=1e-4)
-
-
-def test_cpmtl_without_active_constraints_is_mgda():
-  losses = jnp.array([1.0, 1.0])
-  ray = jnp.array([0.5, 0.5])
-  refs = jnp.array([[0.5, 0.5]])  # only the preference itself: no constraint can bind
-  gram = jnp.array([[1.0, 0.2], [0.2, 1.0]])
-  alpha = solvers.cpmtl_weights(losses, gram, ray, refs)
-  np.testing.assert_allclose(alpha, [0.5, 0.5], atol=1e-4)
-  # A loss far from the preference activates a constraint that pulls towards it.
-  refs = jnp.array([[0.9, 0.1], [0.5, 0.5], [0.1, 0.9]])
-  alpha = solvers.cpmtl_weights(jnp.array([3.0, 0.5]), gram, ray, refs)
-  assert alpha[0] > alpha[1]
+@pytest.mark.parametrize("name", sorted(solvers.SOLVERS))
+def test_every_solver_favours_the_task_with_the_larger_ray_entry(name):
+  """One ray convention for the library: the larger r_i, the lower l_i."""
+  solver = solvers.make_solver(name)
+  for ray in ([0.8, 0.2], [0.2, 0.8]):
+    _, losses = quadratics.descend(solver, ray)
+    favoured = int(np.argmax(ray))
+    assert losses[favoured] < losses[1 - favoured], (name, ray, losses)
+    if name in ("epo", "chebyshev"):  # both aim at r_i l_i equal for every task
+      assert metrics.non_uniformity(losses, np.asarray(ray)) < 1e-3, (name, ray, losses)
 
 
 def test_unknown_solver():

@@ -37,9 +37,9 @@ def test_anchors_are_the_per_task_best_validation_models(anchors_run):
   evals = [json.loads(l) for l in open(os.path.join(workdir, "metrics.jsonl")) if '"eval"' in l]
   assert len(evals) == config.num_epochs
   for t in range(2):
-    best = min(evals, key=lambda e: e["val_losses"][t])
-    assert results["anchors"][t] == pytest.approx(best["test_losses"][t])
-    assert results["anchor_accuracies"][t] == pytest.approx(best["test_accuracies"][t])
+    best = min(evals, key=lambda e: e["val_losses"][t][t])  # network t on task t
+    assert results["anchors"][t] == pytest.approx(best["test_losses"][t][t])
+    assert results["anchor_accuracies"][t] == pytest.approx(best["test_accuracies"][t][t])
   assert results["anchor_hypervolume"] == pytest.approx(
       metrics.hypervolume(np.asarray(results["anchors"])[None], (2.0, 2.0)))
   assert results["num_params"] == {"target": 31_910, "total": 63_820}

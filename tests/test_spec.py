@@ -53,6 +53,8 @@ def test_scale_and_embedding_kinds():
 
   spec = spec_lib.weight_spec(Mixed(), jnp.zeros((2,), jnp.int32))
   assert spec["Embed_0/embedding"].kind == "embedding"
+  # Fans as Flax's nn.Embed initialiser counts them: its variance is 1 / features.
+  assert (spec["Embed_0/embedding"].fan_in, spec["Embed_0/embedding"].fan_out) == (6, 7)
   assert spec["LayerNorm_0/scale"].kind == "scale"
   assert spec.base_values()[[l.name for l in spec.leaves].index("LayerNorm_0/scale")] == 1.0
 

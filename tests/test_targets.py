@@ -77,17 +77,21 @@ def test_wide_resnet_counts():
   assert abs(wrn2 - 2_236_000) / 2_236_000 < 0.005
 
 
+# name -> (number of heads, each head's output shape for a batch of 2); default (1, (2, 10)).
+HEADS = {"phn_lenet": (2, (2, 10)), "paretomtl_lenet": (2, (2, 10)),
+         "phn_resnet18": (2, (2, 10)), "student_cnn": (2, (2, 10)),
+         "decision_vector": (1, (2, 2))}
+
+
 @pytest.mark.parametrize("name", TARGET_NAMES)
 def test_forward_shapes(name):
   target = make_target(name)
-  shape = {"phn_lenet": (36, 36, 1), "paretomtl_lenet": (36, 36, 1), "phn_resnet18": (36, 36, 1),
-           "mlp": (28, 28, 1), "mnist_two_conv": (28, 28, 1)}.get(name, (32, 32, 3))
   weights = jax.eval_shape(target.init_weights, jax.random.key(0))
   out = jax.eval_shape(lambda w, x: target.apply(w, x), weights,
-                       jax.ShapeDtypeStruct((2, *shape), jnp.float32))
+                       jax.ShapeDtypeStruct((2, *target.input_shape), jnp.float32))
   heads = out if isinstance(out, tuple) else (out,)
-  assert all(h.shape == (2, 10) for h in heads)
-  assert len(heads) == (2 if name in ("phn_lenet", "paretomtl_lenet", "phn_resnet18") else 1)
+  count, shape = HEADS.get(name, (1, (2, 10)))
+  assert len(heads) == count and all(h.shape == shape for h in heads)
 
 
 def test_unknown_target_is_refused():

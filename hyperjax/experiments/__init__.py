@@ -9,10 +9,12 @@ from __future__ import annotations
 import importlib
 
 EXPERIMENTS = {
+    "fixed_preferences": "hyperjax.experiments.fixed_preferences",
     "multitask": "hyperjax.experiments.multitask",
     "pareto": "hyperjax.experiments.pareto",
     "single_task": "hyperjax.experiments.single_task",
     "static": "hyperjax.experiments.static",
+    "synthetic": "hyperjax.experiments.synthetic",
 }
 
 

@@ -46,4 +46,5 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
       bn_calibration_batches=config.bn_calibration_batches, seed=config.seed, mesh=config.mesh,
       objective_names=config.get("objective_names"),
       title=f"PHN-{solver.upper()} on {dataset.name}", anchors=anchors, config=config,
-      dataset_name=dataset.name, data_source=dataset.source)
+      dataset_name=dataset.name, data_source=dataset.source,
+      eval_rays=config.get("eval_rays"), evaluate_train=bool(config.get("eval_train")))

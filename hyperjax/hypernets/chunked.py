@@ -5,6 +5,8 @@ Reference:
   embedding ``sum_i r_i E_i`` (32 dims) + chunk embedding (64 dims) -> MLP 96->100->100->100
   -> ``num_ws`` matrices of ``chunk_size x 100``; presets 105/230/577/1150 chunks with
   11/5/2/1 matrices). von Oswald et al., ICLR 2020 (chunked hypernetworks for CL).
+  Lin, Yang, Zhang, Kwong, arXiv 2010.06313 (Controllable Pareto MTL: preference + chunk
+  id -> shared MLP -> a projection tensor of each chunk's own: ``share_projection=False``).
 """
 
 from __future__ import annotations
@@ -37,7 +39,9 @@ class ChunkedHypernet(nn.Module):
   For chunk ``j``: ``c_j = MLP([e(cond); z_j])`` (``z_j`` a learned chunk embedding),
   and its ``num_ws * chunk_size`` outputs are ``[W_1 c_j; ...; W_num_ws c_j]``. All
   chunks go through the trunk as one batched computation (the program ``jax.vmap``
-  over chunks would produce), never a Python loop. The concatenated output is cut to
+  over chunks would produce), never a Python loop. With ``share_projection=False`` each
+  chunk has output matrices of its own, ``[W^j_1 c_j; ...]`` (Controllable Pareto MTL's
+  generator), at ``num_chunks`` times the parameters of the output matrices. The concatenated output is cut to
   the target's size (the padding of the last chunk is dropped) and split per leaf;
   leaf ``i`` is ``base_i + leaf_scales[i] * raw_i``.
 
@@ -45,6 +49,8 @@ class ChunkedHypernet(nn.Module):
     spec: the target's weight spec.
     chunk_size: rows of each output matrix.
     num_ws: output matrices per chunk.
+    share_projection: one set of output matrices for all chunks (PHN, von Oswald et
+      al.) or one per chunk (Controllable Pareto MTL).
     num_chunks: chunks (default: the fewest that cover the target).
     chunk_embedding_dim: width of the learned chunk embeddings.
     hidden: trunk widths (``activation`` between, none after the last).
@@ -59,11 +65,13 @@ class ChunkedHypernet(nn.Module):
   """
 
   # Chunk output matrices [num_ws, h, chunk_size] split along 'model'.
-  sharding_rules: ClassVar[ShardingRules] = ((r"(^|/)ws$", (None, None, "model")),)
+  sharding_rules: ClassVar[ShardingRules] = ((r"(^|/)ws$", (None, None, "model")),
+                                             (r"(^|/)chunk_ws$", (None, None, None, "model")))
 
   spec: WeightSpec
   chunk_size: int = 10_000
   num_ws: int = 11
+  share_projection: bool = True
   num_chunks: int | None = None
   chunk_embedding_dim: int = 64
   hidden: Sequence[int] = (100, 100, 100)
@@ -89,8 +97,12 @@ class ChunkedHypernet(nn.Module):
         "chunk_embeddings", nn.initializers.normal(self.chunk_embedding_stddev),
         (self.total_chunks, self.chunk_embedding_dim))
     self.trunk = MLPTrunk(self.hidden, self.activation)
-    self.ws = self.param("ws", nn.initializers.normal(self.w_stddev),
-                         (self.num_ws, self.hidden[-1], self.chunk_size))
+    shape = (self.num_ws, self.hidden[-1], self.chunk_size)
+    if self.share_projection:
+      self.ws = self.param("ws", nn.initializers.normal(self.w_stddev), shape)
+    else:
+      self.ws = self.param("chunk_ws", nn.initializers.normal(self.w_stddev),
+                           (self.total_chunks,) + shape)
 
   def features(self, cond: Any) -> jax.Array:
     """Trunk outputs for all chunks, ``[num_chunks, hidden[-1]]``."""
@@ -100,7 +112,8 @@ class ChunkedHypernet(nn.Module):
 
   def __call__(self, cond: Any) -> Any:
     c = self.features(cond)
-    out = jnp.einsum("ch,whs->cws", c, self.ws).reshape(-1)[: self.spec.size]
+    equation = "ch,whs->cws" if self.share_projection else "ch,cwhs->cws"
+    out = jnp.einsum(equation, c, self.ws).reshape(-1)[: self.spec.size]
     raw = self.spec.split_flat(out)
     return self.spec.assemble(raw, self.leaf_scales)
 

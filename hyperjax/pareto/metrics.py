@@ -1,9 +1,11 @@
-"""Front quality: exact hypervolume, uniformity.
+"""Front quality: exact hypervolume, uniformity, distances to a known front, ray angles.
 
 References:
   Zitzler & Thiele 1999 (hypervolume); While, Hingston, Barone, Huband 2006
   ("hypervolume by slicing objectives", the exact method used for 3+ objectives).
   Mahapatra & Rajan 2020 / Navon et al. 2021 (non-uniformity KL(lhat || 1/m)).
+  Van Veldhuizen & Lamont 1998 (generational distance); Coello & Reyes Sierra 2004
+  (inverted generational distance).
 """
 
 from __future__ import annotations
@@ -69,3 +71,35 @@ def non_uniformity(losses, rays) -> np.ndarray:
 def uniformity(losses, rays) -> float:
   """Mean non-uniformity over rays (lower is better)."""
   return float(np.mean(non_uniformity(losses, rays)))
+
+
+def _distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+  """``[len(a)]``: the Euclidean distance of each row of ``a`` to its nearest row of ``b``."""
+  a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+  best = np.full(len(a), np.inf)
+  for start in range(0, len(b), 4096):  # bounded memory for dense true fronts
+    chunk = b[start:start + 4096]
+    d = np.sum((a[:, None, :] - chunk[None]) ** 2, axis=-1)
+    best = np.minimum(best, d.min(axis=1))
+  return np.sqrt(best)
+
+
+def generational_distance(points, true_front) -> float:
+  """Mean distance of each learned point to the nearest point of the true front."""
+  return float(np.mean(_distances(points, true_front)))
+
+
+def inverted_generational_distance(points, true_front) -> float:
+  """Mean distance of each true-front point to the nearest learned point (IGD): small
+  only when the learned front is both close to and spread along the true one."""
+  return float(np.mean(_distances(true_front, points)))
+
+
+def ray_angles(losses, rays) -> np.ndarray:
+  """Per ray, the angle in degrees between the loss vector and the direction ``1/r`` on
+  which ``r_i l_i`` is equal for every task (0: exactly on the ray, EPO's target)."""
+  losses, rays = np.asarray(losses, np.float64), np.asarray(rays, np.float64)
+  target = 1.0 / np.maximum(rays, 1e-12)
+  cos = np.sum(losses * target, -1) / (np.linalg.norm(losses, axis=-1)
+                                       * np.linalg.norm(target, axis=-1))
+  return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))

@@ -36,8 +36,9 @@ def evaluation_rays(num_rays: int = 25, num_objectives: int = 2,
   Two objectives: ``num_rays`` angles evenly spaced over ``angle_range`` (endpoints
   included), ``(cos t, sin t)`` L1-normalised. More objectives: the Das-Dennis simplex
   lattice with ``divisions`` steps per axis (all points ``k / divisions`` with
-  ``sum k = divisions``), keeping only interior-or-face points with every entry > 0
-  when ``divisions`` allows it; ``num_rays`` is ignored there.
+  ``sum k = divisions``), keeping only the points with every entry > 0 when
+  ``divisions`` allows it; by default the fewest divisions that give at least
+  ``num_rays`` such points (``C(divisions - 1, m - 1)`` of them).
   """
   if num_objectives == 2:
     if num_rays < 1:
@@ -47,7 +48,10 @@ def evaluation_rays(num_rays: int = 25, num_objectives: int = 2,
     return rays / rays.sum(1, keepdims=True)
   if num_objectives < 2:
     raise RayError(f"Pareto learning needs at least 2 objectives, got {num_objectives}.")
-  divisions = divisions or num_objectives + 2
+  if divisions is None:
+    divisions = num_objectives
+    while math.comb(divisions - 1, num_objectives - 1) < max(num_rays, 1):
+      divisions += 1
   points = [k for k in itertools.product(range(divisions + 1), repeat=num_objectives)
             if sum(k) == divisions]
   rays = np.asarray(points, np.float64) / divisions

@@ -7,6 +7,11 @@ update follows the gradient of ``sum_i w_i l_i``. Inputs are the per-objective l
 ``l [m]``, the Gram matrix of the per-objective gradients ``C = G G^T [m, m]`` (only
 needed by EPO and CPMTL) and the preference ray ``r [m]``.
 
+One ray convention for every solver: a ray says how much each task matters -- the larger
+``r_i``, the lower ``l_i``. LS minimises ``sum r_i l_i``; EPO and Chebyshev aim at
+``r_i l_i`` equal for all tasks; CPMTL's decomposition (whose loss vector lies *along*
+its preference) is given the loss direction ``1/r`` (:mod:`hyperjax.pareto.controllable_mtl`).
+
 References:
   Navon, Shamsian, Chechik, Fetaya. "Learning the Pareto Front with Hypernetworks",
   ICLR 2021 (PHN-LS, PHN-EPO).
@@ -28,7 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from hyperjax.pareto import rays as rays_lib
+from hyperjax.pareto import controllable_mtl as cpmtl_lib
 
 
 # ---- small exact LPs over the simplex ------------------------------------------------------
@@ -186,57 +191,6 @@ def epo_weights(losses: jax.Array, gram: jax.Array, ray: jax.Array, eps: float =
   return jax.lax.stop_gradient(alpha * m)
 
 
-def min_norm_weights(gram: jax.Array, active: jax.Array, iterations: int = 50) -> jax.Array:
-  """Frank-Wolfe for the min-norm point of the convex hull of the active vectors.
-
-  ``gram [k, k]`` holds their inner products; returns simplex weights (0 where
-  inactive). Sener & Koltun 2018's MGDA solver, with exact line search.
-  """
-  k = gram.shape[0]
-  w = jnp.where(active, 1.0, 0.0)
-  w = w / jnp.maximum(jnp.sum(w), 1.0)
-
-  def step(w, _):
-    grad = gram @ w
-    t = jnp.argmin(jnp.where(active, grad, jnp.inf))
-    e = jax.nn.one_hot(t, k, dtype=gram.dtype)
-    d = w - e
-    denom = d @ gram @ d
-    gamma = jnp.clip(jnp.where(denom > 1e-12, (d @ gram @ w) / jnp.maximum(denom, 1e-12), 0.0),
-                     0.0, 1.0)
-    return w - gamma * d, None
-
-  w, _ = jax.lax.scan(step, w, None, length=iterations)
-  return w
-
-
-def cpmtl_weights(losses: jax.Array, gram: jax.Array, ray: jax.Array, references: jax.Array,
-          eps: float = 1e-3, iterations: int = 50) -> jax.Array:
-  """Controllable Pareto MTL's decomposition weights ``alpha(t)``.
-
-  With unit preference ``p`` and unit reference vectors ``u^j``, the preference region
-  of ``p`` is ``G_j = (u^j - p).l <= 0`` for every ``j``; the active constraints are
-  those with ``G_j >= -eps``. The update direction is the min-norm element of the
-  convex hull of the task gradients ``g_i`` and the active constraint gradients
-  ``sum_i (u^j_i - p_i) g_i``; its weights are
-  ``alpha_i = lambda_i + sum_{j active} beta_j (u^j_i - p_i)``.
-  """
-  m = losses.shape[0]
-  p = ray / jnp.linalg.norm(ray)
-  u = references / jnp.linalg.norm(references, axis=-1, keepdims=True)
-  D = u - p[None]  # [K, m]
-  # A reference equal to the preference gives no constraint (its gradient would be 0).
-  distinct = jnp.linalg.norm(D, axis=-1) > 1e-6
-  active_refs = distinct & ((D @ losses) >= -eps)
-  top = jnp.concatenate([gram, gram @ D.T], 1)
-  bottom = jnp.concatenate([D @ gram, D @ gram @ D.T], 1)
-  full = jnp.concatenate([top, bottom], 0)
-  active = jnp.concatenate([jnp.ones(m, bool), active_refs])
-  w = min_norm_weights(full, active, iterations)
-  alpha = w[:m] + w[m:] @ D
-  return jax.lax.stop_gradient(alpha)
-
-
 # ---- solver objects and their registry ------------------------------------------------------
 
 
@@ -276,17 +230,29 @@ def epo(eps: float = 1e-4, relax: bool = False) -> Solver:
   return Solver("epo", lambda l, g, r: epo_weights(l, g, r, eps, relax), needs_gram=True)
 
 
-def cpmtl(num_references: int = 5, eps: float = 1e-3) -> Solver:
-  """Controllable Pareto MTL's decomposition update (Lin et al. 2020).
+def cpmtl(num_references: int = 5, update: str = "decomposition",
+          feasibility_first: bool = True) -> Solver:
+  """Controllable Pareto MTL's update (Lin, Yang, Zhang, Kwong 2020; :mod:`hyperjax.pareto.controllable_mtl`).
 
   Args:
-    num_references: reference vectors (the evaluation rays of that many angles).
-    eps: tolerance of the active preference-region constraints.
+    num_references: Pareto MTL's reference vectors (angles over [0, pi/2] for two
+      objectives, lattice divisions for more).
+    update: ``'decomposition'`` (the preference-based decomposition: normalised active
+      constraints, exact min-norm subproblem, alpha rescaled to sum |alpha| = m) or
+      ``'linear'`` (linear scalarisation by the ray, the paper's other rule).
+    feasibility_first: outside the preference's region, move into it first (Pareto
+      MTL's initialisation phase; :func:`controllable_mtl.decomposition_weights`).
   """
+  if update not in cpmtl_lib.UPDATES:
+    raise ValueError(f"Unknown cpmtl update {update!r}; choose one of "
+                     f"{', '.join(cpmtl_lib.UPDATES)}.")
+  if update == "linear":
+    return Solver("cpmtl", ls_weights, needs_gram=False)
 
   def weights(losses, gram, ray):
-    refs = rays_lib.evaluation_rays(num_references, losses.shape[0])
-    return cpmtl_weights(losses, gram, ray, jnp.asarray(refs, losses.dtype), eps)
+    refs = cpmtl_lib.reference_vectors(num_references, losses.shape[0])
+    return cpmtl_lib.decomposition_weights(losses, gram, ray, jnp.asarray(refs, losses.dtype),
+                                           feasibility_first)
 
   return Solver("cpmtl", weights, needs_gram=True)
 

@@ -162,7 +162,9 @@ def train_front(workdir: str, *, target: Any, data: Mapping[str, Any],
                 anchors: Any = None,
                 config: ml_collections.ConfigDict | None = None,
                 dataset_name: str = "custom", data_source: str = "user",
-                progress_bar: bool = True) -> dict:
+                progress_bar: bool = True,
+                front_metrics: Any = None, eval_rays: Any = None,
+                evaluate_train: bool = False) -> dict:
   """Trains a Pareto hypernetwork on the user's target, objectives and data.
 
   Args:
@@ -201,6 +203,13 @@ def train_front(workdir: str, *, target: Any, data: Mapping[str, Any],
       arguments are recorded.
     dataset_name / data_source: labels recorded in the results.
     progress_bar: a live progress bar (False: one line per evaluation, for notebooks).
+    front_metrics: ``(losses [E, m], rays [E, m]) -> {name: float}``, more scores of each
+      evaluated front (e.g. distances to a known front, :mod:`hyperjax.pareto.problems`),
+      logged per split and reported as ``test_<name>``.
+    eval_rays: explicit evaluation rays ``[E, m]`` (on the simplex) instead of
+      ``num_eval_rays`` / ``eval_ray_angles``, e.g. the preferences of a baseline.
+    evaluate_train: evaluate the front on the training split too (``train_*`` records,
+      ``train_losses`` / ``train_accuracies`` at the selected evaluation in the results).
 
   Returns:
     The results (also written to ``workdir/results.json``).
@@ -265,8 +274,11 @@ def train_front(workdir: str, *, target: Any, data: Mapping[str, Any],
                              num_objectives=m, num_rays=num_rays, ray_alpha=ray_alpha,
                              ray_batching=ray_batching, inputs_key=inputs_key,
                              objective_names=names, par=par)
-  low, high = (float(a) for a in eval_ray_angles)
-  eval_rays = rays_lib.evaluation_rays(num_eval_rays, m, (low, high))
+  if eval_rays is None:
+    low, high = (float(a) for a in eval_ray_angles)
+    eval_rays = rays_lib.evaluation_rays(num_eval_rays, m, (low, high))
+  else:
+    eval_rays = rays_lib.validate_rays(eval_rays, m)
   evaluator = evaluate_lib.make_front_evaluator(hnet, target_obj, eval_batch_size,
                                                 eval_ray_chunk, par, objective,
                                                 inputs_key)
@@ -276,7 +288,7 @@ def train_front(workdir: str, *, target: Any, data: Mapping[str, Any],
     calibration = par.replicate(np.stack(
         [np.asarray(sources_lib.batch_field(train.train_batch(s, batch_size, seed), inputs_key))
          for s in range(bn_calibration_batches)]))
-  eval_splits = [s for s in ("val", "test") if s in splits]
+  eval_splits = [s for s in ("train",) * evaluate_train + ("val", "test") if s in splits]
 
   def train_step(state, step):
     batch = train.place_train_batch(step, batch_size, seed, par)
@@ -287,6 +299,8 @@ def train_front(workdir: str, *, target: Any, data: Mapping[str, Any],
     for split in eval_splits:
       losses, scores = evaluator(state["params"], eval_rays, splits[split], calibration)
       summary = evaluate_lib.front_summary(losses, scores, eval_rays, reference_point)
+      if front_metrics is not None:
+        summary.update(front_metrics(np.asarray(losses), eval_rays))
       if summary["hypervolume"] == 0:
         tqdm.write(f"{split} hypervolume 0: every point lies outside the reference box "
                    f"{reference_point}; raise reference_point to measure this front.")
@@ -328,6 +342,10 @@ def train_front(workdir: str, *, target: Any, data: Mapping[str, Any],
       if key.startswith(f"{report}_") and key not in (f"{report}_hypervolume",
                                                        f"{report}_uniformity"):
         results[f"test_{key[len(report) + 1:]}"] = value
+    for split in ("train", "val"):  # the selected evaluation's per-ray figures of these too
+      for key in ("losses", "accuracies"):
+        if split in eval_splits and f"{split}_{key}" in best:
+          results[f"{split}_{key}"] = best[f"{split}_{key}"]
     if "test_accuracies" in results:
       results["mean_test_accuracy"] = np.mean(results["test_accuracies"], axis=0)
     if jax.process_index() == 0:
