@@ -79,11 +79,10 @@ def time_to_hv(data: Mapping[str, tuple[np.ndarray, np.ndarray]],
   train_x, train_y = data["train"]
   test = data["test"]
   per_epoch = pipeline.steps_per_epoch(len(train_x), batch_size)
-  if evals_per_epoch < 1 or per_epoch % evals_per_epoch:
-    raise ValueError(f"evals_per_epoch must divide the {per_epoch} steps of an epoch, got "
-                     f"{evals_per_epoch}.")
-  per_eval = per_epoch // evals_per_epoch
-  num_evals = num_epochs * evals_per_epoch
+  if not 1 <= evals_per_epoch <= per_epoch:
+    raise ValueError(f"evals_per_epoch must be between 1 and the {per_epoch} steps of an epoch, "
+                     f"got {evals_per_epoch}.")
+  parts = _parts(per_epoch, evals_per_epoch, num_epochs)
   eval_rays = rays_lib.evaluation_rays(num_eval_rays)
   rows = []
   for name, options in settings.items():
@@ -94,8 +93,8 @@ def time_to_hv(data: Mapping[str, tuple[np.ndarray, np.ndarray]],
     block = dict(DEFAULT_HYPERNET, init=options.get("init", DEFAULT_HYPERNET["init"]))
     target, hnet, variables = benchmarks.phn_model(hypernet_block=block, seed=seed)
     if options.get("framework", "jax") == "torch":
-      rows += _torch_rows(name, options, target, hnet, variables, data, num_evals, per_eval,
-                          batch_size, eval_rays, reference_point, seed)
+      rows += _torch_rows(name, options, target, hnet, variables, data, parts,
+                          evals_per_epoch, batch_size, eval_rays, reference_point, seed)
       continue
     optimizer = make_optimizer("adam", options.get("learning_rate", 1e-4))
     step = make_pareto_step(hnet, target, optimizer, make_solver(options.get("solver", "ls")),
@@ -114,7 +113,7 @@ def time_to_hv(data: Mapping[str, tuple[np.ndarray, np.ndarray]],
     holder = {"state": state}
 
     def train_part(part):
-      for i in range((part - 1) * per_eval, part * per_eval):
+      for i in range(*parts[part - 1]):
         sel = pipeline.batch_indices(len(train_x), batch_size, seed, i)
         holder["state"], scalars = step_lowered(holder["state"], (train_x[sel], train_y[sel]),
                                                 jax.random.fold_in(key, i))
@@ -122,9 +121,17 @@ def time_to_hv(data: Mapping[str, tuple[np.ndarray, np.ndarray]],
       params = holder["state"]["params"]
       return float(scalars["loss"]), lambda: evaluator(params, eval_rays, test)[0]
 
-    rows += _epoch_rows(name, options, num_evals, evals_per_epoch, compile_s, train_part,
+    rows += _epoch_rows(name, options, len(parts), evals_per_epoch, compile_s, train_part,
                         reference_point)
   return rows
+
+
+def _parts(per_epoch: int, evals_per_epoch: int, num_epochs: int) -> list[tuple[int, int]]:
+  """The ``[start, end)`` steps between evaluations: each epoch cut into ``evals_per_epoch``
+  near-equal parts, so that every whole epoch still ends with an evaluation."""
+  cuts = [(k * per_epoch) // evals_per_epoch for k in range(evals_per_epoch + 1)]
+  return [(e * per_epoch + a, e * per_epoch + b) for e in range(num_epochs)
+          for a, b in zip(cuts[:-1], cuts[1:])]
 
 
 def _epoch_rows(name, options, num_evals, evals_per_epoch, compile_s, train_part,
@@ -145,8 +152,8 @@ def _epoch_rows(name, options, num_evals, evals_per_epoch, compile_s, train_part
   return rows
 
 
-def _torch_rows(name, options, target, hnet, variables, data, num_evals, per_eval, batch_size,
-                eval_rays, reference_point, seed) -> list[dict]:
+def _torch_rows(name, options, target, hnet, variables, data, parts, evals_per_epoch,
+                batch_size, eval_rays, reference_point, seed) -> list[dict]:
   """The PyTorch implementation trained and evaluated like the JAX settings."""
   from hyperjax import torch_reference  # pylint: disable=g-import-not-at-top
   if options.get("solver", "ls") != "ls" or options.get("num_rays", 1) != 1:
@@ -156,15 +163,13 @@ def _torch_rows(name, options, target, hnet, variables, data, num_evals, per_eva
   model = torch_reference.TorchPHN.like(target, hnet, variables, seed=seed)
   trainer = torch_reference.TorchPHNTrainer(model, options.get("learning_rate", 1e-4),
                                             options.get("ray_alpha", 0.2), seed=seed + 2)
-  evals_per_epoch = pipeline.steps_per_epoch(len(train_x), batch_size) // per_eval
-
   def train_part(part):
-    for i in range((part - 1) * per_eval, part * per_eval):
+    for i in range(*parts[part - 1]):
       sel = pipeline.batch_indices(len(train_x), batch_size, seed, i)
       out = trainer.step(*model.to_tensors(train_x[sel], train_y[sel]))
     return out["loss"], lambda: trainer.evaluate(eval_rays, test_x, test_y)[0]
 
-  return _epoch_rows(name, options, num_evals, evals_per_epoch, 0.0, train_part,
+  return _epoch_rows(name, options, len(parts), evals_per_epoch, 0.0, train_part,
                      reference_point)
 
 

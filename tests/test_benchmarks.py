@@ -97,8 +97,11 @@ def test_time_to_hv_evaluations_within_an_epoch_do_not_change_training():
   once = time_to_hv.time_to_hv(data, {"a": {}}, **kwargs)
   twice = time_to_hv.time_to_hv(data, {"a": {}}, evals_per_epoch=2, **kwargs)
   assert [r["epoch"] for r in twice] == [0.5, 1.0, 1.5, 2.0]
+  assert time_to_hv._parts(421, 2, 2) == [(0, 210), (210, 421), (421, 631), (631, 842)]
   for r in once:
     match = next(t for t in twice if t["epoch"] == r["epoch"])
     assert match["test_hypervolume"] == pytest.approx(r["test_hypervolume"], rel=1e-6)
-  with pytest.raises(ValueError, match="evals_per_epoch must divide the 4 steps"):
-    time_to_hv.time_to_hv(data, {"a": {}}, evals_per_epoch=3, **kwargs)
+  thrice = time_to_hv.time_to_hv(data, {"a": {}}, evals_per_epoch=3, **kwargs)  # 4 = 1 + 1 + 2
+  assert thrice[2]["test_hypervolume"] == pytest.approx(once[0]["test_hypervolume"], rel=1e-6)
+  with pytest.raises(ValueError, match="evals_per_epoch must be between 1 and the 4 steps"):
+    time_to_hv.time_to_hv(data, {"a": {}}, evals_per_epoch=5, **kwargs)
