@@ -15,7 +15,7 @@ i matters); the rest of the protocol is PHN's (configs/phn_multi_mnist.py).
   python -m launch.train --config=configs/cpmtl_multi_mnist.py:multi_fashion_mnist --workdir=runs/cpmtl_mfm
   python -m launch.train --config=configs/cpmtl_multi_mnist.py:tiny --workdir=/tmp/cpmtl_tiny
 
-ARG (comma-separated, all optional): an update (decomposition [default], linear), a
+ARG (comma-separated, all optional): a rule (decomposition [default], linear), a
 dataset (multi_mnist [default], multi_fashion, multi_fashion_mnist), a size (tiny,
 embedded) and shared (one projection tensor for all chunks, PHN's chunked design).
 """
@@ -24,16 +24,16 @@ import ml_collections
 
 from configs import phn_multi_mnist
 
-UPDATES = ("decomposition", "linear")
+RULES = ("decomposition", "linear")
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   args = phn_multi_mnist.common.parse_arg(
-      arg, {"update": UPDATES, "dataset": phn_multi_mnist.DATASETS,
+      arg, {"rule": RULES, "dataset": phn_multi_mnist.DATASETS,
             "size": phn_multi_mnist.SIZES}, flags=("shared",))
   config = phn_multi_mnist.get_config(
       ",".join(filter(None, ["cpmtl", args["dataset"], args["size"]])))
-  config.solver.kwargs.update = args["update"] or "decomposition"
+  config.solver.kwargs.rule = args["rule"] or "decomposition"
   config.hypernet.family = "chunked"
   config.hypernet.kwargs = {"chunk_size": 1000, "num_ws": 1, "hidden": (100, 100, 100),
                             "chunk_embedding_dim": 64, "share_projection": not args["shared"]}

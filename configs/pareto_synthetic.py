@@ -21,7 +21,7 @@ from configs import common
 
 PROBLEMS = {"phn_toy": {"dim": 20}, "zdt1": {"dim": 30}, "dtlz2": {"dim": 12, "num_objectives": 3}}
 SOLVERS = {"ls": {}, "epo": {"eps": 1e-4, "relax": False}, "chebyshev": {"ideal": 0.0},
-           "cpmtl": {"num_references": 5, "update": "decomposition"}}
+           "cpmtl": {"num_references": 5, "rule": "decomposition"}}
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:

@@ -32,7 +32,7 @@ SOLVERS = {  # name -> the solver's options (hyperjax.pareto.solvers)
     "ls": {},
     "epo": {"eps": 1e-4, "relax": False},
     "chebyshev": {"ideal": 0.0},
-    "cpmtl": {"num_references": 5, "update": "decomposition"},
+    "cpmtl": {"num_references": 5, "rule": "decomposition"},
 }
 DATASETS = ("multi_mnist", "multi_fashion", "multi_fashion_mnist")
 SIZES = ("tiny", "embedded")

@@ -129,10 +129,10 @@ def test_main_phase_alone_stalls_outside_the_region():
 
 
 def test_cpmtl_options():
-  assert not solvers.make_solver("cpmtl", update="linear").needs_gram
-  np.testing.assert_allclose(solvers.make_solver("cpmtl", update="linear").weights(
+  assert not solvers.make_solver("cpmtl", rule="linear").needs_gram
+  np.testing.assert_allclose(solvers.make_solver("cpmtl", rule="linear").weights(
       jnp.ones(2), None, jnp.array([0.3, 0.7])), [0.3, 0.7])
-  with pytest.raises(ValueError, match="Unknown cpmtl update 'mgda'"):
-    solvers.make_solver("cpmtl", update="mgda")
+  with pytest.raises(ValueError, match="Unknown cpmtl rule 'mgda'"):
+    solvers.make_solver("cpmtl", rule="mgda")
   with pytest.raises(ValueError, match="num_references must be at least 1"):
     controllable_mtl.reference_vectors(0, 2)

@@ -79,6 +79,7 @@ def test_separate_networks_train_independently_in_one_step(tmp_path):
 @pytest.mark.parametrize("arm", ["cpmtl", "phn"])
 def test_hypernetwork_arms_report_the_nine_preferences(tmp_path, arm):
   config = _tiny(arm)
+  config.hypernet.kwargs.hidden = (16,)  # the wiring, not the paper's size (tested above)
   results = get_experiment(config.experiment).train_and_evaluate(config, str(tmp_path / arm))
   np.testing.assert_allclose(results["rays"], student_cnn_study.PREFERENCES, atol=1e-6)
   for split in ("train", "val", "test"):

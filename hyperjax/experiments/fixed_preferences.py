@@ -146,7 +146,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
 
   results = train_networks(config, workdir, preferences, summarize, "fixed preferences")
   for j, pref in enumerate(results["preferences"]):
-    print(f"  preference {np.round(pref, 3).tolist()}: " + ", ".join(
+    print(f"  preference {[round(float(v), 3) for v in pref]}: " + ", ".join(
         f"{s} accuracy " + "/".join(f"{a:.4f}" for a in results[f"{s}_accuracies"][j])
         for s in splits))
   print(f"hypervolume of the {len(preferences)} test points {results['hypervolume']:.4f} "

@@ -41,7 +41,7 @@ import numpy as np
 
 from hyperjax.pareto import min_norm
 
-UPDATES = ("decomposition", "linear")
+RULES = ("decomposition", "linear")  # the paper's two update rules
 
 
 def preference_direction(ray: jax.Array, floor: float = 1e-6) -> jax.Array:

@@ -230,23 +230,23 @@ def epo(eps: float = 1e-4, relax: bool = False) -> Solver:
   return Solver("epo", lambda l, g, r: epo_weights(l, g, r, eps, relax), needs_gram=True)
 
 
-def cpmtl(num_references: int = 5, update: str = "decomposition",
+def cpmtl(num_references: int = 5, rule: str = "decomposition",
           feasibility_first: bool = True) -> Solver:
   """Controllable Pareto MTL's update (Lin, Yang, Zhang, Kwong 2020; :mod:`hyperjax.pareto.controllable_mtl`).
 
   Args:
     num_references: Pareto MTL's reference vectors (angles over [0, pi/2] for two
       objectives, lattice divisions for more).
-    update: ``'decomposition'`` (the preference-based decomposition: normalised active
+    rule: ``'decomposition'`` (the preference-based decomposition: normalised active
       constraints, exact min-norm subproblem, alpha rescaled to sum |alpha| = m) or
       ``'linear'`` (linear scalarisation by the ray, the paper's other rule).
     feasibility_first: outside the preference's region, move into it first (Pareto
       MTL's initialisation phase; :func:`controllable_mtl.decomposition_weights`).
   """
-  if update not in cpmtl_lib.UPDATES:
-    raise ValueError(f"Unknown cpmtl update {update!r}; choose one of "
-                     f"{', '.join(cpmtl_lib.UPDATES)}.")
-  if update == "linear":
+  if rule not in cpmtl_lib.RULES:
+    raise ValueError(f"Unknown cpmtl rule {rule!r}; choose one of "
+                     f"{', '.join(cpmtl_lib.RULES)}.")
+  if rule == "linear":
     return Solver("cpmtl", ls_weights, needs_gram=False)
 
   def weights(losses, gram, ray):
