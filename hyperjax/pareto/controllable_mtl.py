@@ -32,7 +32,6 @@ entries build it.
 
 from __future__ import annotations
 
-import itertools
 import math
 
 import jax
@@ -40,6 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from hyperjax.pareto import min_norm
+from hyperjax.pareto import rays as rays_lib
 
 RULES = ("decomposition", "linear")  # the paper's two update rules
 
@@ -62,9 +62,7 @@ def reference_vectors(num_references: int, num_objectives: int) -> np.ndarray:
   if num_objectives == 2:
     t = np.linspace(0.0, math.pi / 2, num_references)
     return np.stack([np.cos(t), np.sin(t)], 1)
-  points = np.asarray([k for k in itertools.product(range(num_references + 1),
-                                                    repeat=num_objectives)
-                       if sum(k) == num_references], np.float64)
+  points = rays_lib.simplex_lattice(num_references, num_objectives)
   return points / np.linalg.norm(points, axis=1, keepdims=True)
 
 

@@ -52,11 +52,16 @@ def evaluation_rays(num_rays: int = 25, num_objectives: int = 2,
     divisions = num_objectives
     while math.comb(divisions - 1, num_objectives - 1) < max(num_rays, 1):
       divisions += 1
-  points = [k for k in itertools.product(range(divisions + 1), repeat=num_objectives)
-            if sum(k) == divisions]
-  rays = np.asarray(points, np.float64) / divisions
+  rays = simplex_lattice(divisions, num_objectives)
   interior = rays[(rays > 0).all(1)]
   return interior if len(interior) else rays
+
+
+def simplex_lattice(divisions: int, num_objectives: int) -> np.ndarray:
+  """The Das-Dennis lattice ``[n, m]``: every point ``k / divisions`` with ``sum k = divisions``."""
+  points = [k for k in itertools.product(range(divisions + 1), repeat=num_objectives)
+            if sum(k) == divisions]
+  return np.asarray(points, np.float64) / divisions
 
 
 def validate_rays(rays, num_objectives: int, atol: float = 1e-5) -> np.ndarray:
