@@ -59,7 +59,7 @@ def test_scale_and_embedding_kinds():
   assert spec.base_values()[[l.name for l in spec.leaves].index("LayerNorm_0/scale")] == 1.0
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=8, deadline=None)
 @given(widths=st.lists(st.integers(1, 9), min_size=1, max_size=3),
        batch=st.lists(st.integers(1, 3), max_size=2), seed=st.integers(0, 2**16))
 def test_flatten_unflatten_round_trip(widths, batch, seed):
