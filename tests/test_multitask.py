@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -156,6 +157,32 @@ def test_split_cifar_resnet32_without_bn_on_class_coded_mock_data(module, num_ta
       num_classes=config.tasks.classes_per_task).num_params
   if learns:  # each class a colour of its own (tests/mock_tfds.py); chance is 1/2
     assert np.mean(results["test_accuracies"]) > 0.75, results["test_accuracies"]
+
+
+@pytest.mark.parametrize("unroll", [False, True])
+def test_all_task_losses_unrolled_equal_vmapped(unroll):
+  """The CPU path (one copy per task) and the vmap give the same losses and gradients, and
+  both equal each task's loss computed on its own."""
+  target = make_target("mlp", hidden=(8,), num_outputs=3, input_shape=(5,))
+  hnet = ChunkedHypernet(target.spec, chunk_size=20, num_ws=2, hidden=(8,),
+                         conditioner=Conditioner(num_embeddings=4, embedding_dim=6))
+  params = hnet.init(jax.random.key(0), jnp.asarray(0))
+  xs = jax.random.normal(jax.random.key(1), (4, 7, 5))
+  ys = jax.random.randint(jax.random.key(2), (4, 7), 0, 3)
+
+  def task_loss(p, t, x, y):
+    logits = target.apply(hnet.apply(p, t), x)
+    return -jnp.mean(jax.nn.log_softmax(logits)[jnp.arange(7), y]), jnp.mean(logits)
+
+  def mean_loss(p, unrolled):
+    return jnp.mean(multitask.all_task_losses(task_loss, p, 4, xs, ys, unrolled)[0])
+
+  losses, aux = multitask.all_task_losses(task_loss, params, 4, xs, ys, unroll)
+  alone = [task_loss(params, jnp.asarray(t), xs[t], ys[t]) for t in range(4)]
+  np.testing.assert_allclose(losses, [a[0] for a in alone], rtol=1e-6)
+  np.testing.assert_allclose(aux, [a[1] for a in alone], rtol=1e-6)
+  chex.assert_trees_all_close(jax.jit(jax.grad(mean_loss), static_argnums=1)(params, unroll),
+                              jax.grad(mean_loss)(params, not unroll), rtol=1e-5, atol=1e-7)
 
 
 def _fake_results(family, seed, acc, shots=None):
