@@ -100,8 +100,8 @@ def all_task_losses(task_loss: Callable, params: Any, num_tasks: int, xs: jax.Ar
   tasks = jnp.arange(num_tasks)
   if not unroll:
     return jax.vmap(task_loss, in_axes=(None, 0, 0, 0))(params, tasks, xs, ys)
-  outs = [task_loss(params, tasks[t], xs[t], ys[t]) for t in range(num_tasks)]
-  return tuple(jnp.stack(o) for o in zip(*outs))
+  losses, accs = zip(*(task_loss(params, tasks[t], xs[t], ys[t]) for t in range(num_tasks)))
+  return jnp.stack(losses), jnp.stack(accs)
 
 
 def make_train_steps(hnet: Any, target: Any, optimizer: optax.GradientTransformation,
