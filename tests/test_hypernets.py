@@ -214,22 +214,6 @@ def test_hyperfan_gives_the_plain_targets_he_variance(family, init, mode):
   np.testing.assert_allclose(ratios, 1.0, atol=0.35)
 
 
-@pytest.mark.parametrize("family", ["chunked", "chunked_own"])
-def test_chunked_hyperfan_keeps_lecun_matrices_and_scales_the_leaves(family, lenet):
-  """Hyperfan in the chunked families sets the output multipliers, not the matrices: they
-  stay at Var = 1 / d_k whatever the trunk's output scale, and the generated leaves get
-  the hyperfan variances (tested above) from the multipliers alone."""
-  module = small_families(lenet.spec)[family]
-  hnet, params = init_hypernet(module, jax.random.key(0), rays(64), "hyperfan_in", scale=2.0)
-  ws = params["params"]["ws" if family == "chunked" else "chunk_ws"]
-  np.testing.assert_allclose(float(jnp.std(ws)), 16 ** -0.5, rtol=0.05)
-  features = jax.vmap(lambda r: hnet.apply(params, r, method="features"))(rays(64))
-  raw_moment = float(jnp.mean(jnp.sum(jnp.square(features), -1))) / 16
-  variances = target_variances(lenet.spec, "fan_in", scale=2.0)
-  np.testing.assert_allclose(hnet.leaf_scales, np.sqrt(np.asarray(variances) / raw_moment),
-                             rtol=1e-4)
-
-
 def test_hyperfan_in_halves_kernels_with_bias_and_sets_bias_variance(lenet):
   variances = target_variances(lenet.spec, "fan_in", scale=2.0)
   by_name = dict(zip((l.name for l in lenet.spec.leaves), variances))

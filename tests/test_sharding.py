@@ -117,11 +117,6 @@ CASES = {
 }
 
 
-# One worker runs every test of the 8-device subprocess, so that it runs once (with
-# --dist loadgroup, set in setup.cfg); split across workers, each one would run it.
-pytestmark = pytest.mark.xdist_group("sharded_runner")
-
-
 @pytest.fixture(scope="module")
 def sharded_results() -> dict:
   env = dict(os.environ, PYTHONHASHSEED="0")

@@ -118,18 +118,11 @@ class ChunkedHypernet(nn.Module):
     return self.spec.assemble(raw, self.leaf_scales)
 
   def hyperfan_attributes(self, variances: Sequence[float], squared_norm: float) -> dict:
-    """Hyperfan variances ``variances[i]`` for the generated leaves.
+    """Unit-variance raw outputs, rescaled per leaf to ``variances[i]``.
 
     The output matrices are shared by all chunks, so one matrix row generates weights
     of different leaves; the per-leaf variance is therefore set by a fixed output
     multiplier (Chang et al. 2020's hyperfan variances, applied after the matrices).
-    The matrices themselves keep a LeCun scale, ``Var(W) = 1 / d_k``, and the
-    multipliers also absorb the trunk's output scale ``E[||c||^2] / d_k``. Drawing the
-    matrices at ``Var(W) = 1 / E[||c||^2]`` instead (unit raw outputs) gives the same
-    initial weights, but the trunk's outputs are small (``E[c^2]`` ~ 0.035 at the default
-    init), so the matrices would start ~5x larger and every Adam step (a fixed step per
-    parameter) would change the generated weights ~5x less relative to their scale.
     """
-    width = self.hidden[-1]
-    return {"w_stddev": float(width ** -0.5),
-            "leaf_scales": output_multipliers(variances, squared_norm / width)}
+    return {"w_stddev": float((1.0 / squared_norm) ** 0.5),
+            "leaf_scales": output_multipliers(variances)}
