@@ -95,7 +95,8 @@ def all_task_losses(task_loss: Callable, params: Any, num_tasks: int, xs: jax.Ar
   writes one copy per task into the program: on XLA:CPU a vmap (or ``lax.map``) over
   generated convolution kernels is ~27x slower than the copies (gradient of 5 split-CIFAR
   tasks on ResNet-8, batch 16 each: 2.44 s vmapped, 1.88 s with lax.map, 90 ms unrolled,
-  measured on a 2-core CPU), so the copies are the CPU path without a task axis.
+  measured on a 2-core CPU at one scale of the generated weights; the gap varies with that
+  scale), so the copies are the CPU path without a task axis.
   """
   tasks = jnp.arange(num_tasks)
   if not unroll:
