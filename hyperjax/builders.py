@@ -63,7 +63,8 @@ def build_hypernet(block: Mapping[str, Any], target: Target, sample_conditions: 
 
   Args:
     block: ``family``, ``kwargs``, ``conditioner`` (its attributes), ``init``
-      (``'default'``, ``'hyperfan_in'``, ``'hyperfan_out'``) and ``init_scale``.
+      (``'default'``, ``'hyperfan_in'``, ``'hyperfan_out'``), ``init_scale`` and
+      ``init_bias_variance`` (hyperfan: the generated biases' variance; None: the paper's rule).
     target: the target whose weights it generates.
     sample_conditions: conditions ``[n, ...]`` for hyperfan init (rays, task ids).
     seed: the initialisation seed.
@@ -74,7 +75,8 @@ def build_hypernet(block: Mapping[str, Any], target: Target, sample_conditions: 
   hnet = make_hypernet(block["family"], target.spec, Conditioner(**cond) if cond else None,
                        **as_kwargs(_get(block, "kwargs")))
   return init_hypernet(hnet, jax.random.key(seed), sample_conditions,
-                       _get(block, "init", "default"), _get(block, "init_scale", 1.0))
+                       _get(block, "init", "default"), _get(block, "init_scale", 1.0),
+                       _get(block, "init_bias_variance"))
 
 
 def build_optimizer(block: Mapping[str, Any]) -> optax.GradientTransformation:

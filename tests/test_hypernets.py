@@ -225,9 +225,57 @@ def test_hyperfan_in_halves_kernels_with_bias_and_sets_bias_variance(lenet):
   assert out["Conv_0/bias"] == pytest.approx(1 - 81 / 810)
 
 
+@pytest.mark.parametrize("family", ["mlp", "chunked"])
+def test_init_bias_variance_sets_generated_biases_and_keeps_kernels_whole(lenet, family):
+  """bias_variance=0: kernels at the full gain / fan_in (no halving), biases at ~0 (the MLP
+  family's zero head: exactly 0; the chunked family's 1e-2 multiplier on unit-variance raw
+  outputs); a positive bias_variance is the biases' variance as is."""
+  variances = dict(zip((l.name for l in lenet.spec.leaves),
+                       target_variances(lenet.spec, "fan_in", scale=2.0, bias_variance=0.0)))
+  assert variances["Conv_0/kernel"] == pytest.approx(2.0 / 81)
+  assert variances["Conv_0/bias"] == 0.0
+  given = dict(zip((l.name for l in lenet.spec.leaves),
+                   target_variances(lenet.spec, "fan_in", 2.0, bias_variance=0.3)))
+  assert given["Dense_0/bias"] == pytest.approx(0.3)
+  assert given["Dense_0/kernel"] == pytest.approx(2.0 / lenet.spec["Dense_0/kernel"].fan_in)
+  with pytest.raises(ValueError, match="bias_variance must be None or >= 0"):
+    target_variances(lenet.spec, "fan_in", bias_variance=-1.0)
+  module = small_families(lenet.spec)[family]
+  hnet, params = init_hypernet(module, jax.random.key(0), rays(64), "hyperfan_in", 2.0,
+                               bias_variance=0.0)
+  weights = jax.vmap(hnet.apply, in_axes=(None, 0))(params, rays(64))
+  assert float(jnp.var(weights["Conv_0"]["kernel"])) * 81 / 2.0 == pytest.approx(1.0, abs=0.35)
+  for name in ("Conv_0", "Conv_1", "Dense_0", "head_0"):
+    assert float(jnp.sqrt(jnp.mean(jnp.square(weights[name]["bias"])))) < 0.02
+
+
 def test_unknown_init_is_refused(lenet):
   with pytest.raises(ValueError, match="Unknown hypernetwork init 'xavier'"):
     init_hypernet(MLPHypernet(lenet.spec), jax.random.key(0), rays(2), "xavier")
+
+
+def test_chunked_center_features_decorrelates_the_chunks(lenet):
+  """A ReLU trunk's chunk features are positively correlated (one shared projection then
+  moves every chunk mostly by the others' gradients); centred ones sum to zero over the
+  chunks, so their mean pairwise cosine is about 0, and the rest is unchanged."""
+  def cosines(features):
+    unit = features / jnp.linalg.norm(features, axis=-1, keepdims=True)
+    gram = unit @ unit.T
+    n = gram.shape[0]
+    return float((jnp.sum(gram) - jnp.trace(gram)) / (n * (n - 1)))
+  kwargs = dict(chunk_size=200, num_ws=1, hidden=(32, 32, 32), chunk_embedding_dim=8)
+  plain = ChunkedHypernet(lenet.spec, **kwargs)
+  centred = ChunkedHypernet(lenet.spec, center_features=True, **kwargs)
+  params = plain.init(jax.random.key(0), rays(1)[0])
+  ray = rays(1)[0]
+  c_plain = plain.apply(params, ray, method="features")
+  c_centred = centred.apply(params, ray, method="features")
+  assert c_plain.shape[0] > 100
+  assert cosines(c_plain) > 0.3
+  np.testing.assert_allclose(jnp.mean(c_centred, axis=0), 0.0, atol=1e-5)
+  assert abs(cosines(c_centred)) < 0.02  # -1/(n-1) for equal norms
+  np.testing.assert_allclose(c_centred, c_plain - c_plain.mean(0), atol=1e-5)
+  chex.assert_trees_all_equal_shapes(plain.apply(params, ray), centred.apply(params, ray))
 
 
 def test_chunked_refuses_too_few_chunks(lenet):

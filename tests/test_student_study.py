@@ -5,13 +5,16 @@ import os
 
 import chex
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from configs import student_cnn_study
 from hyperjax import builders
+from hyperjax.data import load_multi
 from hyperjax.experiments import get_experiment
 from hyperjax.hypernets import ChunkedHypernet
+from hyperjax.pareto.trainer import build_pareto_hypernet
 from hyperjax.targets import make_target
 from hyperjax.training.checkpoint import Checkpointer
 
@@ -85,3 +88,36 @@ def test_hypernetwork_arms_report_the_nine_preferences(tmp_path, arm):
   for split in ("train", "val", "test"):
     assert np.asarray(results[f"{split}_accuracies"]).shape == (9, 2)
   assert results["solver"] == {"cpmtl": "cpmtl", "phn": "ls"}[arm]
+
+
+def _initial_logits(config, x):
+  target = make_target("student_cnn")
+  hnet, variables = build_pareto_hypernet(config.hypernet, target, 0, config.ray_alpha, 2)
+  rays = np.asarray([(0.5, 0.5), (0.9, 0.1), (0.02, 0.98)], np.float32)
+  weights = jax.vmap(hnet.apply, in_axes=(None, 0))(variables, rays)
+  return jax.vmap(lambda w: jnp.stack(target.apply(w, x)))(weights), target, hnet, variables
+
+
+@pytest.mark.parametrize("arm", ["cpmtl", "phn"])
+def test_default_generators_start_like_the_plain_cnn_at_every_ray(arm):
+  """At initialisation the generated CNN's logits have the plain init's scale at every ray
+  (within 2x) and its loss is that of a near-uniform prediction, where the paper's
+  hyperfan-in (He gain, Var(b) = 1/2 x gain, PHN's ray embedding) starts far above
+  ln 10 and ray-dependent; the shared projection reads centred chunk features."""
+  data = load_multi(_tiny(arm).data)
+  x, y = data.train[0][:64], data.train[1][:64]
+  plain = jnp.stack(make_target("student_cnn").apply(
+      make_target("student_cnn").init_weights(jax.random.key(0)), x))
+  logits, _, hnet, variables = _initial_logits(student_cnn_study.get_config(arm), x)
+  scale = np.asarray(jnp.std(logits, axis=(1, 2, 3))) / float(jnp.std(plain))
+  assert np.all((scale > 0.5) & (scale < 2.0)), scale
+
+  def loss(l):
+    return -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(l), y.T[..., None], -1))
+  losses = np.asarray(jax.vmap(loss)(logits))
+  np.testing.assert_allclose(losses, np.log(10), atol=0.15)
+  paper, *_ = _initial_logits(student_cnn_study.get_config(arm + ",paper_init"), x)
+  assert float(jnp.max(jax.vmap(loss)(paper))) > np.log(10) + 0.5
+  if arm == "phn":
+    features = hnet.apply(variables, jnp.asarray([0.9, 0.1]), method="features")
+    np.testing.assert_allclose(jnp.mean(features, axis=0), 0.0, atol=1e-5)

@@ -62,6 +62,11 @@ class ChunkedHypernet(nn.Module):
     chunk_embedding_stddev: init std of the chunk embeddings.
     leaf_scales: fixed per-leaf output multipliers (hyperfan init sets them to the
       target standard deviation of each leaf); None means 1.
+    center_features: subtract the mean over chunks from the trunk outputs ``c_j``. With
+      shared output matrices, a gradient step on them moves chunk ``j`` by
+      ``sum_i (c_j . c_i) g_i`` (``g_i`` chunk ``i``'s gradient): after a ReLU trunk the
+      ``c_j`` are positively correlated, so every chunk mostly receives the sum of all the
+      others' gradients. Centred features decorrelate the chunks (``sum_i c_i = 0``).
   """
 
   # Chunk output matrices [num_ws, h, chunk_size] split along 'model'.
@@ -80,6 +85,7 @@ class ChunkedHypernet(nn.Module):
   w_stddev: float = 0.1
   chunk_embedding_stddev: float = 0.1
   leaf_scales: tuple[float, ...] | None = None
+  center_features: bool = False
 
   @property
   def total_chunks(self) -> int:
@@ -108,7 +114,8 @@ class ChunkedHypernet(nn.Module):
     """Trunk outputs for all chunks, ``[num_chunks, hidden[-1]]``."""
     e = self.condition(cond)
     e = jnp.broadcast_to(e, (self.chunk_embeddings.shape[0], e.shape[-1]))
-    return self.trunk(jnp.concatenate([e, self.chunk_embeddings], axis=-1))
+    c = self.trunk(jnp.concatenate([e, self.chunk_embeddings], axis=-1))
+    return c - jnp.mean(c, axis=0, keepdims=True) if self.center_features else c
 
   def __call__(self, cond: Any) -> Any:
     c = self.features(cond)

@@ -63,19 +63,28 @@ def plain_leaf_init(leaf):
   return init
 
 
-def target_variances(spec: WeightSpec, mode: str, scale: float = 1.0) -> list[float]:
+def target_variances(spec: WeightSpec, mode: str, scale: float = 1.0,
+                     bias_variance: float | None = None) -> list[float]:
   """The variance hyperfan-``mode`` gives each generated leaf.
 
   Args:
     spec: the target's weight spec.
     mode: ``'fan_in'`` or ``'fan_out'``.
     scale: gain (2.0 = He for ReLU targets).
+    bias_variance: None for the paper's bias rule (see the module docstring), or the
+      variance of every generated bias, as is (no gain, no halving of the kernels):
+      ``0.0`` starts biases at the plain target's zero. Chang et al.'s ``Var(b) = 1/2``
+      assumes unit-variance layer inputs; in a deep ReLU CNN on raw pixels the biases
+      then dominate the pre-activations and the generated network starts close to a
+      constant function (the ordered phase of Poole et al. 2016's mean-field analysis).
 
   Returns:
     One variance per leaf, in spec order.
   """
   if mode not in ("fan_in", "fan_out"):
     raise ValueError(f"mode must be 'fan_in' or 'fan_out', got {mode!r}.")
+  if bias_variance is not None and not bias_variance >= 0:
+    raise ValueError(f"bias_variance must be None or >= 0, got {bias_variance!r}.")
   kernels = {l.module_path: l for l in spec.leaves if l.kind == "kernel"}
   has_bias = {l.module_path for l in spec.leaves if l.kind == "bias"}
   variances = []
@@ -83,10 +92,12 @@ def target_variances(spec: WeightSpec, mode: str, scale: float = 1.0) -> list[fl
     kernel = kernels.get(leaf.module_path)
     if leaf.kind in ("kernel", "embedding", "other"):
       if mode == "fan_in":
-        halve = leaf.kind == "kernel" and leaf.module_path in has_bias
+        halve = leaf.kind == "kernel" and leaf.module_path in has_bias and bias_variance is None
         var = scale / (leaf.fan_in * (2 if halve else 1))
       else:
         var = scale / leaf.fan_out
+    elif leaf.kind == "bias" and kernel is not None and bias_variance is not None:
+      var = float(bias_variance)
     elif leaf.kind == "bias" and kernel is not None:
       var = scale / 2 if mode == "fan_in" else scale * max(0.0, 1 - kernel.fan_in / kernel.fan_out)
     else:  # scale leaves and normalisation shifts: the plain init, exactly.
@@ -130,7 +141,7 @@ def torch_default_init(variables: Any, rng: jax.Array) -> Any:
 
 
 def init_hypernet(module: nn.Module, rng: jax.Array, sample_conds: Any, init: str = "default",
-                  scale: float = 1.0) -> tuple[nn.Module, Any]:
+                  scale: float = 1.0, bias_variance: float | None = None) -> tuple[nn.Module, Any]:
   """Initialises a hypernetwork family module (MLP or chunked).
 
   Args:
@@ -143,6 +154,8 @@ def init_hypernet(module: nn.Module, rng: jax.Array, sample_conds: Any, init: st
     init: ``'default'`` (Flax's), ``'hyperfan_in'``, ``'hyperfan_out'`` or
       ``'torch_default'`` (PyTorch's defaults, :func:`torch_default_init`).
     scale: hyperfan gain (2.0 for ReLU targets).
+    bias_variance: hyperfan only: the generated biases' variance instead of the
+      paper's rule (:func:`target_variances`).
 
   Returns:
     ``(module, variables)``: the module to apply (hyperfan init may set attributes
@@ -174,7 +187,8 @@ def init_hypernet(module: nn.Module, rng: jax.Array, sample_conds: Any, init: st
   if not np.all(np.asarray(moment) > 0):
     raise ValueError("The hypernetwork's last hidden layer is all zeros on the sample "
                      "conditions; hyperfan init needs non-degenerate conditions.")
-  variances = target_variances(module.spec, "fan_" + init.removeprefix("hyperfan_"), scale)
+  variances = target_variances(module.spec, "fan_" + init.removeprefix("hyperfan_"), scale,
+                               bias_variance)
   rescaled = module.clone(**module.hyperfan_attributes(variances, moment))
   # Same rng and names: every parameter but the rescaled output layer is identical.
   return rescaled, rescaled.init(rng, first)
