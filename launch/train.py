@@ -20,6 +20,7 @@ if __name__ == "__main__":  # glibc malloc settings for XLA:CPU (launch/cpu_tuni
 import ast
 import glob
 import os
+import re
 import sys
 import textwrap
 
@@ -29,6 +30,7 @@ from ml_collections import config_flags
 
 from hyperjax.data import DataError
 from hyperjax.experiments import get_experiment
+from hyperjax.training.loop import Interrupted
 from hyperjax.training.workdir import WorkdirError
 
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs")
@@ -68,6 +70,7 @@ flags.DEFINE_integer("num_processes", None, "Number of processes (with --coordin
 flags.DEFINE_integer("process_id", None, "This process's index, 0..num_processes-1.")
 flags.DEFINE_bool("distributed", False, "Call jax.distributed.initialize() with the cluster's "
                   "own settings (Cloud TPU, SLURM, Open MPI).")
+flags.DEFINE_bool("debug", False, "Show the full traceback of an error instead of its one line.")
 flags.mark_flags_as_required(["config", "workdir"])
 
 
@@ -82,6 +85,61 @@ def initialize_processes() -> None:
     jax.distributed.initialize()
 
 
+def _root_cause(error: BaseException) -> BaseException:
+  """The innermost exception of ``error``'s cause / context chain."""
+  seen = {id(error)}
+  while (error.__cause__ or error.__context__) is not None \
+      and id(error.__cause__ or error.__context__) not in seen:
+    error = error.__cause__ or error.__context__  # type: ignore[assignment]
+    seen.add(id(error))
+  return error
+
+
+def _fail(message: str, code: int = 2) -> None:
+  print(f"error: {message}", file=sys.stderr)
+  sys.exit(code)
+
+
+def _describe_flag_error(error: BaseException, argv: list[str]) -> str:
+  """One line for a flag or config-file error: the flag, the bad key or the config's own
+  message, without the tracebacks absl and ml_collections wrap around it."""
+  text = str(error)
+  unknown = re.search(r'Did you mean \W*"([\w.]+)\W* instead of \W*"([\w.]+)', text)
+  if isinstance(error, (AttributeError, KeyError)):
+    bad = unknown.group(2) if unknown else str(_root_cause(error)).strip("'\"")
+    given = next((a.split("=", 1)[0] for a in argv if a.startswith("--config.")
+                  and a.split("=", 1)[0].endswith("." + bad)), f"--config.{bad}")
+    hint = f"; did you mean {unknown.group(1)}?" if unknown else \
+        "; the config file's get_config() shows its keys."
+    return f"{given} is not a key of this config{hint}"
+  if isinstance(error, flags.Error) and "Error whilst parsing config file" not in text:
+    return text.strip().splitlines()[0]
+  cause = _root_cause(error)
+  lines = [l.strip() for l in str(cause).strip().splitlines() if l.strip()]
+  return lines[0] if lines else type(cause).__name__
+
+
+def parse_flags(argv: list[str]) -> list[str]:
+  """absl's flag parsing, with every mistake in one line (``--debug``: absl's own report)."""
+  debug = any(a in ("--debug", "-debug") for a in argv)
+  for arg in argv[1:]:
+    if arg.startswith("--config=") and not debug:
+      path = arg.split("=", 1)[1].split(":", 1)[0]
+      if not os.path.isfile(path):
+        _fail(f"config file {path} not found; `python -m launch.train --help` lists the configs.")
+  try:
+    rest = FLAGS(argv)
+    if FLAGS.config is not None:
+      FLAGS.config.get("experiment")  # loads the config file (lazily parsed)
+  except Exception as e:  # pylint: disable=broad-except
+    if debug:
+      raise
+    _fail(_describe_flag_error(e, argv))
+  if FLAGS.workdir is not None and not FLAGS.workdir.strip():
+    _fail("--workdir is empty; give the directory for this run's checkpoints and results.")
+  return rest
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
@@ -91,9 +149,18 @@ def main(argv):
   config = FLAGS.config
   try:
     results = get_experiment(config.experiment).train_and_evaluate(config, FLAGS.workdir)
+  except KeyboardInterrupt:
+    sys.exit(130)  # the loop printed where it stopped and that its checkpoint is saved
+  except Interrupted as e:
+    sys.exit(e.exit_code)
   except (ValueError, DataError, WorkdirError, FileNotFoundError) as e:
-    print(f"error: {e}", file=sys.stderr)
-    sys.exit(2)
+    if FLAGS.debug:
+      raise
+    _fail(str(e))
+  except FloatingPointError as e:
+    if FLAGS.debug:
+      raise
+    _fail(str(e), code=1)
   if jax.process_index() != 0:
     return
   summary = {k: v for k, v in results.items() if isinstance(v, (int, float, str))}
@@ -108,4 +175,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  app.run(main, flags_parser=parse_flags)

@@ -12,6 +12,7 @@ import gzip
 import hashlib
 import os
 import pathlib
+import zlib
 
 import numpy as np
 
@@ -54,12 +55,20 @@ def _find_file(folder: pathlib.Path, stem: str) -> pathlib.Path:
 
 
 def read_idx_bytes(path: pathlib.Path) -> bytes:
-  """The uncompressed bytes of an IDX file (gzipped or not)."""
-  with open(path, "rb") as f:
-    head = f.read(2)
-  opener = gzip.open if head == b"\x1f\x8b" else open
-  with opener(path, "rb") as f:
-    return f.read()
+  """The uncompressed bytes of an IDX file (gzipped or not).
+
+  Raises:
+    DataError: the file cannot be read, or its gzip stream is corrupt or truncated.
+  """
+  try:
+    with open(path, "rb") as f:
+      head = f.read(2)
+    opener = gzip.open if head == b"\x1f\x8b" else open
+    with opener(path, "rb") as f:
+      return f.read()
+  except (OSError, EOFError, zlib.error) as e:  # gzip.BadGzipFile is an OSError
+    raise DataError(f"{path} cannot be read ({type(e).__name__}: {e}); the copy is corrupt or "
+                    "truncated: replace it with a fresh download.") from None
 
 
 def parse_idx(raw: bytes, name: str = "IDX data") -> np.ndarray:

@@ -23,8 +23,11 @@ import json
 import os
 import pathlib
 import pickle
+import zipfile
+import zlib
 
 import numpy as np
+from absl import logging
 
 from hyperjax.data.idx import DataError
 
@@ -168,17 +171,29 @@ def load_or_generate(variant: str, items_loader, source: str, seed: int,
     try:
       with np.load(path) as f:
         arrays = {k: f[k] for k in ("train_images", "train_labels", "test_images", "test_labels")}
-    except (OSError, ValueError, KeyError):
-      arrays = None  # A corrupt or partial cache file is regenerated, never trusted.
+      if (len(arrays["train_images"]) != num_train or len(arrays["train_labels"]) != num_train
+          or len(arrays["test_images"]) != num_test or len(arrays["test_labels"]) != num_test):
+        raise ValueError("wrong sizes")
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+      # A corrupt, truncated or partial cache file is regenerated, never trusted.
+      logging.warning("The canvas cache %s is unreadable (%s: %s); regenerating it.", path,
+                      type(e).__name__, e)
+      arrays = None
   if arrays is None:
     items = {name: items_loader(name) for name in set(VARIANTS[variant])}
     arrays = generate(variant, items, seed, num_train, num_test)
-    cache_dir.mkdir(parents=True, exist_ok=True)
     # A per-process temporary name: concurrent runs generating the same cache never clash.
     tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
-    np.savez(tmp, **{k: v for k, v in arrays.items()  # type: ignore[arg-type]
-                      if k.endswith(("images", "labels"))})
-    os.replace(tmp, path)
+    try:
+      cache_dir.mkdir(parents=True, exist_ok=True)
+      np.savez(tmp, **{k: v for k, v in arrays.items()  # type: ignore[arg-type]
+                        if k.endswith(("images", "labels"))})
+      os.replace(tmp, path)
+    except OSError as e:  # read-only or full cache folder: run without the cache
+      tmp.unlink(missing_ok=True)
+      logging.warning("Could not write the canvas cache %s (%s); set data.cache_dir or "
+                      "$HYPERJAX_CACHE_DIR to a writable folder to reuse these canvases.", path,
+                      e.strerror or e)
   return split_validation(variant, source, arrays["train_images"], arrays["train_labels"],
                           arrays["test_images"], arrays["test_labels"], val_fraction)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import signal
+import sys
 import time
 from typing import Any, Callable, Mapping, Sequence
 
@@ -22,7 +23,7 @@ from tqdm import tqdm
 from hyperjax.training import checkpoint as ckpt_lib
 from hyperjax.training import metrics as metrics_lib
 from hyperjax.training.run_record import run_record
-from hyperjax.training.workdir import prepare_workdir
+from hyperjax.training.workdir import lock_workdir, prepare_workdir
 
 
 @dataclasses.dataclass
@@ -57,8 +58,21 @@ class Experiment:
   description: str = "train"
 
 
-class _Interrupted(Exception):
-  pass
+class Interrupted(Exception):
+  """The run got SIGTERM; its checkpoint is saved. ``exit_code`` is the shell's 128 + 15."""
+
+  exit_code = 128 + signal.SIGTERM
+
+
+@jax.jit
+def _all_finite(state: Any) -> jax.Array:
+  leaves = [jax.numpy.all(jax.numpy.isfinite(x)) for x in jax.tree.leaves(state)
+            if jax.numpy.issubdtype(jax.numpy.asarray(x).dtype, jax.numpy.inexact)]
+  return jax.numpy.all(jax.numpy.stack(leaves)) if leaves else jax.numpy.bool_(True)
+
+
+def _is_eval_step(experiment: Experiment, step: int) -> bool:
+  return step % experiment.eval_every == 0 or step == experiment.num_steps
 
 
 def _read_evaluations(path: str) -> list[dict]:
@@ -115,10 +129,24 @@ def run(experiment: Experiment, workdir: str, config: ml_collections.ConfigDict,
           "(use a new --workdir, or more steps, to train further).")
     return finished
   _sync("workdir checked")
+  lock = lock_workdir(workdir) if is_main_process else None
+  try:
+    return _train(experiment, workdir, config, structural_keys, is_main_process, progress_bar,
+                  start)
+  finally:
+    if lock is not None:
+      lock.close()
+
+
+def _train(experiment: Experiment, workdir: str, config: ml_collections.ConfigDict,
+           structural_keys: Sequence[str], is_main_process: bool, progress_bar: bool,
+           start: float) -> dict:
   if is_main_process:
     prepare_workdir(workdir, config, structural_keys)
   _sync("workdir ready")
   checkpointer = ckpt_lib.Checkpointer(workdir)
+  if is_main_process:
+    checkpointer.remove_partial_saves()
   state = experiment.init_state()
   step = 0
   latest = checkpointer.latest_step()
@@ -131,14 +159,46 @@ def run(experiment: Experiment, workdir: str, config: ml_collections.ConfigDict,
   writer.text("run", {"config": config.to_dict() if hasattr(config, "to_dict") else config,
                       **record}, step)
   best_checkpointer, best_value = None, -float("inf")
+  previous = _read_evaluations(writer.path)
   if experiment.best_key:
     best_checkpointer = ckpt_lib.Checkpointer(workdir, max_to_keep=1, subdir="best")
-    previous = [e[experiment.best_key] for e in _read_evaluations(writer.path)]
-    best_value = max(previous, default=-float("inf"))
+    if is_main_process:
+      best_checkpointer.remove_partial_saves()
+    values = [e[experiment.best_key] for e in previous]
+    best_value = max(values, default=-float("inf"))
+    if values and previous[int(np.argmax(values))]["step"] == step \
+        and best_checkpointer.latest_step() != step:
+      best_checkpointer.save(step, state)  # interrupted between the evaluation and its save
+
+  def check_finite(at: int) -> None:
+    if not bool(_all_finite(state)):
+      good = checkpointer.latest_step()
+      where = (f"the last good checkpoint is step {good} in {checkpointer.directory}; rerun "
+               "with a lower learning rate to resume from it" if good is not None else
+               "no checkpoint was written; lower the learning rate")
+      raise FloatingPointError(f"Non-finite parameters at step {at}, not saved: {where}.")
+
+  def evaluate(at: int) -> None:
+    nonlocal best_value
+    check_finite(at)
+    if is_main_process and progress_bar:
+      progress.write(f"step {at}: evaluating ...")
+    evaluation = dict(experiment.evaluate(state, at))
+    for tag, path in evaluation.pop("images", {}).items():
+      writer.image(tag, path, at)
+    writer.write(at, "eval", evaluation)
+    if best_checkpointer is not None and evaluation[experiment.best_key] > best_value:
+      best_value = float(evaluation[experiment.best_key])
+      best_checkpointer.save(at, state)
+    if is_main_process:
+      shown = {} if progress_bar else dict(running_means)  # no bar: train means here
+      shown.update({k: float(v) for k, v in evaluation.items() if np.ndim(v) == 0})
+      progress.write(f"step {at}: " + ", ".join(f"{k}={v:.4f}" for k, v in shown.items()))
+    checkpointer.save(at, state)
 
   def on_sigterm(signum, frame):
     del signum, frame
-    raise _Interrupted()
+    raise Interrupted()
 
   previous_handler = signal.signal(signal.SIGTERM, on_sigterm)
   progress = tqdm(total=experiment.num_steps, initial=step, dynamic_ncols=True,
@@ -147,6 +207,9 @@ def run(experiment: Experiment, workdir: str, config: ml_collections.ConfigDict,
   running: dict[str, list[float]] = {}
   running_means: dict[str, float] = {}
   try:
+    if latest is not None and _is_eval_step(experiment, step) \
+        and step not in {e["step"] for e in previous}:
+      evaluate(step)  # the run was interrupted during this evaluation: redo it
     while step < experiment.num_steps:
       state, scalars = experiment.train_step(state, step)
       step += 1
@@ -155,36 +218,29 @@ def run(experiment: Experiment, workdir: str, config: ml_collections.ConfigDict,
       if step % experiment.log_every == 0 or step == experiment.num_steps:
         means = {k: float(np.mean(jax.device_get(v))) for k, v in running.items()}
         if not all(np.isfinite(list(means.values()))):
-          raise FloatingPointError(f"Non-finite training scalars at step {step}: {means}. Lower "
-                                   "the learning rate; the last checkpoint is intact.")
+          good = checkpointer.latest_step()
+          raise FloatingPointError(
+              f"Non-finite training scalars at step {step}: {means}. Lower the learning rate; "
+              f"the last checkpoint (step {good}) is intact.")
         writer.write(step, "train", means)
         running_means = means
         progress.set_postfix({k: f"{v:.4f}" for k, v in means.items()})
         running = {}
       progress.update(1)
-      if step % experiment.eval_every == 0 or step == experiment.num_steps:
-        if is_main_process and progress_bar:
-          progress.write(f"step {step}: evaluating ...")
-        evaluation = dict(experiment.evaluate(state, step))
-        for tag, path in evaluation.pop("images", {}).items():
-          writer.image(tag, path, step)
-        writer.write(step, "eval", evaluation)
-        if best_checkpointer is not None and evaluation[experiment.best_key] > best_value:
-          best_value = float(evaluation[experiment.best_key])
-          best_checkpointer.save(step, state)
-        if is_main_process:
-          shown = {} if progress_bar else dict(running_means)  # no bar: train means here
-          shown.update({k: float(v) for k, v in evaluation.items() if np.ndim(v) == 0})
-          progress.write(f"step {step}: " + ", ".join(f"{k}={v:.4f}" for k, v in shown.items()))
-        checkpointer.save(step, state)
-  except (KeyboardInterrupt, _Interrupted):
+      if _is_eval_step(experiment, step):
+        evaluate(step)
+  except (KeyboardInterrupt, Interrupted):
     progress.close()
-    checkpointer.save(step, state)
+    saved = bool(_all_finite(state))
+    if saved:
+      checkpointer.save(step, state)
     checkpointer.close()
     if best_checkpointer is not None:
       best_checkpointer.close()
     writer.close()
-    print(f"Interrupted at step {step}; checkpoint saved. Rerun the same command to resume.")
+    print(f"Interrupted at step {step}; " + ("checkpoint saved. Rerun the same command to resume."
+                                             if saved else "its parameters were not finite and "
+                                             "were not saved."), file=sys.stderr)
     raise
   finally:
     signal.signal(signal.SIGTERM, previous_handler)
