@@ -13,7 +13,8 @@ preferences (train, validation and test splits):
 
 ARG (comma-separated): an arm -- separate (nine networks in one vmapped step,
 hyperjax.experiments.fixed_preferences), cpmtl (one Controllable Pareto MTL hypernetwork:
-per-chunk projections, the decomposition update) or phn (one PHN-LS chunked hypernetwork
+per-chunk projections, the linear update; --config.solver.kwargs.rule=decomposition for the
+preference-based one, which does not train this CNN) or phn (one PHN-LS chunked hypernetwork
 with shared projections) -- and optionally a dataset (multi_mnist [default],
 multi_fashion, multi_fashion_mnist), a size (tiny: a few thousand canvases, 1 epoch;
 epochs=N: N epochs instead of the study's 50) and paper_init (the hypernetworks with
@@ -97,7 +98,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       config.hypernet.init_scale = 1.0
       config.hypernet.init_bias_variance = 0.0
       config.hypernet.kwargs.update(chunk_embedding_stddev=1.0, center_features=arm == "phn")
-    solver = {"cpmtl": ("cpmtl", {"num_references": 5, "rule": "decomposition"}),
+    # The linear rule: the decomposition rule (rule=decomposition) does not train this CNN.
+    solver = {"cpmtl": ("cpmtl", {"num_references": 5, "rule": "linear"}),
               "phn": ("ls", {})}[arm]
     config.solver = common.block("name", solver[0], **solver[1])
   if args["size"] == "tiny":

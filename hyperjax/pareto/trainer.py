@@ -239,6 +239,7 @@ def train_front(workdir: str, *, target: Any, data: Mapping[str, Any],
 
   objective = objective or per_head_cross_entropy()
   par = sharding.from_config({"mesh": mesh})
+  par.check_divisible((batch_size,), par.spec("data"))  # before the workdir is claimed
   target_obj, target_block = resolve_target(
       target, sources_lib.example_shape(train, inputs_key))
   if target_obj.input_shape is not None:
