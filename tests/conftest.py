@@ -17,3 +17,4 @@ def shared_data() -> pathlib.Path:
   if not SHARED_DATA.is_dir():
     raise FileNotFoundError(f"Expected the offline datasets at {SHARED_DATA}.")
   return SHARED_DATA
+

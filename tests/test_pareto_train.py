@@ -159,6 +159,11 @@ def test_inference_api_matches_the_hypernetwork(epo_run):
   assert [l.shape for l in logits] == [(1, 3, 10), (1, 3, 10)]
   with pytest.raises(rays_lib.RayError, match="sum to 1"):
     model.weights([[0.5, 0.6]])
+  for images, message in ((np.zeros((3, 28, 28, 1)), r"shape \(3, 28, 28, 1\); .*\[batch, 36, 36, 1\]"),
+                          (np.zeros((2, 36, 36, 3)), r"shape \(2, 36, 36, 3\)"),
+                          (np.zeros((36, 36, 1)), r"one image .*add a batch axis")):
+    with pytest.raises(ValueError, match=message):
+      model.predict([0.5, 0.5], images)
 
 
 @pytest.mark.parametrize("override,message", [

@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+
 from jax.sharding import PartitionSpec as P
 
 from hyperjax.training import sharding
@@ -117,7 +118,6 @@ CASES = {
 }
 
 
-@pytest.fixture(scope="module")
 def sharded_results() -> dict:
   env = dict(os.environ, PYTHONHASHSEED="0")
   env.pop("XLA_FLAGS", None)
@@ -130,25 +130,32 @@ def sharded_results() -> dict:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("family", ["static", "chunked", "sparse", "pareto"])
-def test_many_devices_equal_one_device(sharded_results, family):
-  results = dict(sharded_results[family])
+def test_many_devices_equal_one_device():
+  """Every family on every mesh of CASES against the same run on one device (one test, so
+  that the 8-device process runs once whatever worker takes it), and the large target's
+  hypernetwork split over 'model'."""
+  everything = sharded_results()
+  for family in ("static", "chunked", "sparse", "pareto"):
+    _check_family(everything, family)
+  _check_large_target(everything["large"])
+
+
+def _check_family(sharded, family):
+  results = dict(sharded[family])
   reference = results.pop("data=1")
   assert set(results) == set(CASES[family])
   assert len(reference["losses"]) == 3 and np.isfinite(reference["losses"]).all()
   for mesh, got in results.items():
     if family != "static" and "model" in mesh:  # the rules do split the hypernet
       assert "model" in got["layout"].split("split")[-1], got["layout"]
-    np.testing.assert_allclose(got["losses"], reference["losses"], rtol=1e-5, err_msg=mesh)
+    np.testing.assert_allclose(got["losses"], reference["losses"], rtol=1e-5, err_msg=f"{family} {mesh}")
     assert got["evaluation"].keys() == reference["evaluation"].keys()
     for key, value in reference["evaluation"].items():
       np.testing.assert_allclose(got["evaluation"][key], value, rtol=1e-5, atol=1e-6,
-                                 err_msg=f"{mesh}: {key}")
+                                 err_msg=f"{family} {mesh}: {key}")
 
 
-@pytest.mark.slow
-def test_large_target_case_splits_the_hypernet_over_model(sharded_results):
-  results = sharded_results["large"]
+def _check_large_target(results):
   one = results["data=1"]
   assert one["ws_shape"] == [1, 64, 1600] and one["ws_per_device"] == 64 * 1600
   assert results["data=1,model=8"]["ws_per_device"] == 64 * 1600 // 8

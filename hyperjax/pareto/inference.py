@@ -54,8 +54,9 @@ class ParetoModel:
     ``[num_batches, batch, ...]`` from which each ray's model gets its own population
     statistics (:func:`hyperjax.calibrate_states`).
     """
-    weights = self.weights(rays)
     images = jnp.asarray(images)
+    self._check_images(images)
+    weights = self.weights(rays)
     if not self.target.has_state:
       return jax.vmap(lambda w: target_outputs(self.target, w, images, train=False))(weights)
     if calibration is None:
@@ -64,6 +65,19 @@ class ParetoModel:
     states = calibrate_states(self.target, weights, calibration)
     return jax.vmap(lambda w, s: self.target.apply(w, images, state=s, train=False))(
         weights, states)
+
+
+  def _check_images(self, images: jax.Array) -> None:
+    """``images`` must be ``[batch, *input_shape]`` of the target the run trained."""
+    expected = self.target.input_shape
+    if expected is None or tuple(images.shape[1:]) == tuple(expected):
+      return
+    if tuple(images.shape) == tuple(expected):
+      raise ValueError(f"predict got one image of shape {tuple(images.shape)}; add a batch axis "
+                       f"(images[None]) to give [batch, {', '.join(map(str, expected))}].")
+    raise ValueError(f"predict got images of shape {tuple(images.shape)}; {self.target.name} was "
+                     f"trained on [batch, {', '.join(map(str, expected))}]: resize or pad them "
+                     "to that shape.")
 
 
 def load_pareto_model(workdir: str, which: str = "best", target: Any = None) -> ParetoModel:
