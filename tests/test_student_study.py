@@ -98,7 +98,7 @@ def _initial_logits(config, x):
   return jax.vmap(lambda w: jnp.stack(target.apply(w, x)))(weights), target, hnet, variables
 
 
-@pytest.mark.parametrize("arm", ["cpmtl", "phn"])
+@pytest.mark.parametrize("arm", ["phn"])  # cpmtl: the same recipe, 89x the projections (27 s)
 def test_default_generators_start_like_the_plain_cnn_at_every_ray(arm):
   """At initialisation the generated CNN's logits have the plain init's scale at every ray
   (within 2x) and its loss is that of a near-uniform prediction, where the paper's
