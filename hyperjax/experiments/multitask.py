@@ -141,8 +141,7 @@ def make_train_steps(hnet: Any, target: Any, optimizer: optax.GradientTransforma
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """Trains a task-conditioned hypernetwork on all tasks jointly; returns results."""
   validate_config(config)
-  par = sharding.from_config(config)
-  par.check_divisible((config.batch_size,), par.spec("data"))  # before the workdir is claimed
+  par = sharding.from_config(config, config.batch_size)
   taskset, source = load_tasks(config)
   task_ids = training_task_ids(config, taskset.num_tasks)
   num_tasks = len(task_ids)

@@ -116,8 +116,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   train, val = split_validation(dataset.train, data.num_val, config.seed)
   if config.get("max_train"):  # tiny runs: a prefix of the (shuffled) training split
     train = (train[0][:config.max_train], train[1][:config.max_train])
-  par = sharding.from_config(config)
-  par.check_divisible((config.batch_size,), par.spec("data"))  # before the workdir is claimed
+  par = sharding.from_config(config, config.batch_size)
   target, model, params, state = build(config, train[0].shape[1:])
   counts = parameter_counts(target, model, config)
   counts["trainable"] = int(sum(x.size for x in jax.tree.leaves(params)))

@@ -238,8 +238,7 @@ def train_front(workdir: str, *, target: Any, data: Mapping[str, Any],
   eval_every = eval_every or per_epoch or max(1, total // 10)
 
   objective = objective or per_head_cross_entropy()
-  par = sharding.from_config({"mesh": mesh})
-  par.check_divisible((batch_size,), par.spec("data"))  # before the workdir is claimed
+  par = sharding.from_config({"mesh": mesh}, batch_size)
   target_obj, target_block = resolve_target(
       target, sources_lib.example_shape(train, inputs_key))
   if target_obj.input_shape is not None:

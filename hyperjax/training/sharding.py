@@ -247,6 +247,13 @@ def make_parallelism(spec: str | None = None, devices: Sequence[Any] | None = No
   return Parallelism(mesh, tuple((p, tuple(s)) for p, s in rules))
 
 
-def from_config(config: Any) -> Parallelism:
-  """The parallelism of an experiment config (``config.mesh``; default all devices on data)."""
-  return make_parallelism(config.get("mesh") or "data=-1")
+def from_config(config: Any, batch_size: int | None = None) -> Parallelism:
+  """The parallelism of an experiment config (``config.mesh``; default all devices on data).
+
+  With ``batch_size``, a training batch that the ``'data'`` axis cannot split is refused
+  here, when the experiment is built, before its workdir is claimed.
+  """
+  par = make_parallelism(config.get("mesh") or "data=-1")
+  if batch_size is not None:
+    par.check_divisible((batch_size,), par.spec("data"))
+  return par
